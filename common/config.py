@@ -1,0 +1,244 @@
+"""Experiment configuration: YAML file + dotted command-line overrides -> typed dataclasses.
+
+A schema is a ``@dataclass`` whose fields carry type annotations and defaults. Each module that
+needs settings defines its own schema next to its code; a competition composes them into one
+experiment schema. Validation is strict: an unknown key or a value of the wrong type raises
+:class:`ConfigError` naming the dotted key, so a typo in a YAML file never passes silently.
+
+Supported field types: ``int``, ``float``, ``bool``, ``str``, ``X | None``, ``list[X]``,
+``tuple[X, ...]``, ``dict[str, X]``, ``Literal[...]``, unions of these, nested dataclasses and
+``Any``. An ``int`` is accepted where a ``float`` is expected.
+
+Overrides are ``key.sub=value`` strings; the value is parsed as a YAML scalar or flow collection,
+so ``train.epochs=3``, ``model.encoder=tu-resnet34`` and ``loss={bce: 0.1, lovasz_hinge: 0.9}``
+all work. ``save_config`` writes the resolved config (atomically) next to a run's outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration value, key or file is invalid; the message names the dotted key or file."""
+
+
+def load_config(path: str | Path | None, schema: type[T], overrides: Sequence[str] = ()) -> T:
+    """Read a YAML file (or start from the defaults when ``path`` is None), apply overrides, validate."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping, got {type(loaded).__name__}")
+        data = loaded
+    data = apply_overrides(data, overrides)
+    try:
+        return config_from_dict(data, schema)
+    except ConfigError as exc:
+        where = f"{path}: " if path is not None else ""
+        raise ConfigError(f"{where}{exc}") from None
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with each ``a.b.c=value`` override set (creating mappings as needed)."""
+    result = _deep_copy(dict(data))
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} is not of the form key.sub=value")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {item!r}: cannot parse value: {exc}") from exc
+        node = result
+        parts = key.split(".")
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                raise ConfigError(f"override {item!r}: {'.'.join(parts[: depth + 1])} is not a mapping")
+            node = child
+        node[parts[-1]] = value
+    return result
+
+
+def config_from_dict(data: Mapping[str, Any] | None, schema: type[T]) -> T:
+    """Validate a plain mapping into an instance of the dataclass ``schema``."""
+    if not dataclasses.is_dataclass(schema):
+        raise TypeError(f"{schema!r} is not a dataclass")
+    return _convert(data if data is not None else {}, schema, "")
+
+
+def config_to_dict(cfg: Any) -> Any:
+    """Plain-data (YAML-ready) view of a config dataclass; tuples become lists."""
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        return {f.name: config_to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+    if isinstance(cfg, Mapping):
+        return {str(k): config_to_dict(v) for k, v in cfg.items()}
+    if isinstance(cfg, list | tuple):
+        return [config_to_dict(v) for v in cfg]
+    if isinstance(cfg, Path):
+        return str(cfg)
+    return cfg
+
+
+def save_config(cfg: Any, path: str | Path) -> Path:
+    """Write the resolved config as YAML, atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+def _key(prefix: str, name: str | int) -> str:
+    if isinstance(name, int):
+        return f"{prefix}[{name}]"
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _describe(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    """Check/convert ``value`` against annotation ``tp``; ``key`` is the dotted path for errors."""
+    where = key or "<root>"
+    if tp is Any:
+        return value
+    if dataclasses.is_dataclass(tp):
+        return _convert_dataclass(value, tp, key)
+    origin = get_origin(tp)
+    if origin is Union or origin is types.UnionType:
+        return _convert_union(value, get_args(tp), key)
+    if origin is Literal:
+        choices = get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"{where}: {value!r} is not one of {list(choices)}")
+        return value
+    if origin in (list, Sequence, typing.Sequence) or tp is list:
+        (item_tp,) = get_args(tp) or (Any,)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+        return [_convert(v, item_tp, _key(key, i)) for i, v in enumerate(value)]
+    if origin is tuple or tp is tuple:
+        return _convert_tuple(value, get_args(tp), key)
+    if origin in (dict, Mapping, typing.Mapping) or tp is dict:
+        key_tp, val_tp = get_args(tp) or (str, Any)
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
+        return {_convert(k, key_tp, key): _convert(v, val_tp, _key(key, str(k))) for k, v in value.items()}
+    return _convert_scalar(value, tp, where)
+
+
+def _convert_dataclass(value: Any, tp: type, key: str) -> Any:
+    where = key or "<root>"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = config_to_dict(value)
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a mapping for {tp.__name__}, got {type(value).__name__} {value!r}")
+    hints = get_type_hints(tp)
+    fields = {f.name: f for f in dataclasses.fields(tp) if f.init}
+    unknown = sorted(set(value) - set(fields))
+    if unknown:
+        names = ", ".join(_key(key, str(u)) for u in unknown)
+        raise ConfigError(f"unknown key(s) {names}; known keys of {where}: {sorted(fields)}")
+    kwargs = {}
+    for name, field in fields.items():
+        if name in value:
+            kwargs[name] = _convert(value[name], hints[name], _key(key, name))
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{_key(key, name)}: required key is missing")
+    return tp(**kwargs)
+
+
+def _convert_union(value: Any, options: tuple[Any, ...], key: str) -> Any:
+    if value is None:
+        if type(None) in options:
+            return None
+        raise ConfigError(f"{key or '<root>'}: must not be null")
+    errors = []
+    for option in options:
+        if option is type(None):
+            continue
+        try:
+            return _convert(value, option, key)
+        except ConfigError as exc:
+            errors.append(str(exc))
+    raise ConfigError(
+        f"{key or '<root>'}: {value!r} matches none of {[_describe(o) for o in options]} ({'; '.join(errors)})"
+    )
+
+
+def _convert_tuple(value: Any, args: tuple[Any, ...], key: str) -> tuple[Any, ...]:
+    where = key or "<root>"
+    if not isinstance(value, list | tuple):
+        raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+    if len(args) == 2 and args[1] is Ellipsis:
+        return tuple(_convert(v, args[0], _key(key, i)) for i, v in enumerate(value))
+    if args and len(args) != len(value):
+        raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}")
+    item_types = args or (Any,) * len(value)
+    return tuple(_convert(v, t, _key(key, i)) for i, (t, v) in enumerate(zip(item_types, value)))
+
+
+def _convert_scalar(value: Any, tp: Any, where: str) -> Any:
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {type(value).__name__} {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {type(value).__name__} {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {type(value).__name__} {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {type(value).__name__} {value!r}")
+        return value
+    if tp is Path:
+        if not isinstance(value, str | Path):
+            raise ConfigError(f"{where}: expected a path string, got {type(value).__name__} {value!r}")
+        return Path(value)
+    if isinstance(tp, type) and not isinstance(value, tp):
+        raise ConfigError(f"{where}: expected {tp.__name__}, got {type(value).__name__} {value!r}")
+    return value
