@@ -1,0 +1,44 @@
+"""Schemas for the run folder and prediction settings shared by every competition's experiment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from common.infer.tiling import TilingConfig
+from common.infer.tta import TTAConfig
+
+
+@dataclass
+class RunConfig:
+    """Where a run lives and which folds it covers.
+
+    ``out``: the run folder (fold checkpoints in ``fold<k>/``, maps, submission, reports).
+    ``folds``: the folds to train/predict; ``None`` means all ``data.n_folds`` folds.
+    """
+
+    out: str = "runs/experiment"
+    folds: list[int] | None = None
+
+
+@dataclass
+class PredictConfig:
+    """How out-of-fold and test maps are made.
+
+    ``checkpoints``: ``best`` (one model per fold), ``top_k`` or ``snapshots`` (several per fold,
+    ensembled). ``ensemble``: with several checkpoints, average their ``predictions`` (weighted by
+    ``decay`` ** rank, best first: 1.0 = uniform) or their ``weights`` (one network, SWA-style).
+    ``tiling``: predict large images tile by tile (Carvana); ``None`` runs whole images.
+    ``store_dtype``: how maps are stored on disk (``uint8`` = 1/255 steps, ``float16``).
+    ``oof``: also predict each fold's validation images (off in offline kernels: test only).
+    """
+
+    tta: TTAConfig = field(default_factory=TTAConfig)
+    tiling: TilingConfig | None = None
+    checkpoints: Literal["best", "top_k", "snapshots"] = "best"
+    ensemble: Literal["predictions", "weights"] = "predictions"
+    decay: float = 1.0
+    batch_size: int = 8
+    num_workers: int = 0
+    store_dtype: Literal["uint8", "float16"] = "uint8"
+    oof: bool = True

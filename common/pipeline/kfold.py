@@ -1,0 +1,87 @@
+"""Train every selected fold with the engine, one run folder per fold, resumable across crashes.
+
+A fold whose ``fold<k>/done.json`` exists is skipped; a fold with a ``last.pt`` but no
+``done.json`` (the run died) resumes from it, so a killed k-fold job loses at most one epoch.
+Works the same in one process and under ``torchrun`` (the engine handles the process group).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch.utils.data import Dataset, Sampler
+
+from common.io.atomic import atomic_text_writer
+from common.models import ModelConfig, build_model
+from common.pipeline.config import RunConfig
+from common.train import TrainConfig, fit
+from common.train.distributed import env_world
+
+
+@dataclass
+class FoldData:
+    """What a competition supplies for one fold: datasets and, optionally, a training sampler
+    (or a zero-argument factory called once the process group exists)."""
+
+    train: Dataset
+    val: Dataset
+    sampler: Sampler | Callable[[], Sampler] | None = None
+
+
+def selected_folds(run: RunConfig, n_folds: int) -> list[int]:
+    """``run.folds`` checked against ``n_folds``, or every fold."""
+    folds = list(range(n_folds)) if run.folds is None else list(run.folds)
+    bad = [f for f in folds if not 0 <= f < n_folds]
+    if bad:
+        raise ValueError(f"run.folds: {bad} out of range for n_folds={n_folds}")
+    return folds
+
+
+def fold_dir(out: str | Path, fold: int) -> Path:
+    return Path(out) / f"fold{fold}"
+
+
+def train_folds(
+    folds: Sequence[int],
+    out: str | Path,
+    make_fold: Callable[[int], FoldData],
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    metric_fn: Callable[..., float] | None,
+    run_config: Any = None,
+    build: Callable[[ModelConfig], Any] = build_model,
+) -> dict[int, float | None]:
+    """Train each fold (skipping finished ones); return ``{fold: best validation metric}``."""
+    results: dict[int, float | None] = {}
+    rank = env_world()[0]
+    for fold in folds:
+        folder = fold_dir(out, fold)
+        done = folder / "done.json"
+        if done.is_file():
+            results[fold] = json.loads(done.read_text())["best_metric"]
+            if rank == 0:
+                print(f"fold {fold}: already trained (best {results[fold]}), skipping")
+            continue
+        cfg = copy.deepcopy(train_cfg)
+        if cfg.resume is None and (folder / "last.pt").is_file():
+            cfg = dataclasses.replace(cfg, resume=str(folder / "last.pt"))
+            if rank == 0:
+                print(f"fold {fold}: resuming from {folder / 'last.pt'}")
+        cfg = dataclasses.replace(cfg, seed=train_cfg.seed + fold)
+        data = make_fold(fold)
+        model = build(model_cfg)
+        result = fit(model, None, data.train, data.val, cfg, folder, metric_fn=metric_fn,
+                     sampler=data.sampler, run_config=run_config)
+        results[fold] = result.best_metric
+        if rank == 0:
+            with atomic_text_writer(done) as fh:
+                json.dump({"best_metric": result.best_metric, "best_path": str(result.best_path),
+                           "stopped_early": result.stopped_early}, fh, indent=2)
+            print(f"fold {fold}: best {result.monitor} = {result.best_metric}")
+    return results

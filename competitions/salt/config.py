@@ -1,0 +1,56 @@
+"""The TGS Salt experiment schema: one YAML file per experiment in ``configs/``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from common.config import load_config
+from common.data import DataConfig
+from common.models import ModelConfig
+from common.pipeline import PredictConfig, RunConfig
+from common.stack import GBMConfig
+from common.train import TrainConfig
+
+
+@dataclass
+class SourceConfig:
+    """Where the Kaggle-layout data is. ``root: null`` means ``<run.out>/data``, synthesized there
+    (``synth_*`` settings) when missing, which is what the demo does."""
+
+    root: str | None = None
+    synth_train: int = 400
+    synth_test: int = 100
+    synth_seed: int = 0
+
+
+@dataclass
+class PostConfig:
+    """Grid of binarization thresholds and minimum component areas searched on out-of-fold maps."""
+
+    thresholds: list[float] = field(default_factory=lambda: [round(0.3 + 0.05 * i, 2) for i in range(9)])
+    min_areas: list[int] = field(default_factory=lambda: [0, 10, 20, 40, 80])
+
+
+@dataclass
+class StackConfig:
+    """Image-level GBM deciding which images are empty (features: map statistics, depth, constant flag)."""
+
+    enabled: bool = True
+    gbm: GBMConfig = field(default_factory=lambda: GBMConfig(n_estimators=200, early_stopping_rounds=30))
+
+
+@dataclass
+class SaltExperiment:
+    run: RunConfig = field(default_factory=lambda: RunConfig(out="runs/salt"))
+    source: SourceConfig = field(default_factory=SourceConfig)
+    data: DataConfig = field(default_factory=lambda: DataConfig(augment="tgs"))
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    predict: PredictConfig = field(default_factory=PredictConfig)
+    post: PostConfig = field(default_factory=PostConfig)
+    stack: StackConfig = field(default_factory=StackConfig)
+
+
+def load_experiment(path: str | None, overrides: Sequence[str] = ()) -> SaltExperiment:
+    return load_config(path, SaltExperiment, overrides)

@@ -1,0 +1,76 @@
+"""Everything TGS-specific that the stages share: the data folder, folds, datasets and the metric."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from common.data import SegmentationDataset, load_or_make_folds
+from common.metrics import tgs_scores
+from common.pipeline.kfold import FoldData
+from competitions.salt.config import SaltExperiment
+from competitions.salt.data import SaltData, load_mask, read_salt
+from competitions.salt.synth import write_dataset
+
+DEPTH_SCALE = 1000.0  # depths (z, in feet) are divided by this before entering the model
+
+
+def data_root(cfg: SaltExperiment) -> Path:
+    """The Kaggle-layout folder; synthesized under ``<run.out>/data`` when ``source.root`` is null."""
+    if cfg.source.root is not None:
+        return Path(cfg.source.root).expanduser()
+    root = Path(cfg.run.out) / "data"
+    if not (root / "train.csv").is_file():
+        print(f"synthesizing TGS data into {root}")
+        write_dataset(root, cfg.source.synth_train, cfg.source.synth_test, cfg.source.synth_seed)
+    return root
+
+
+def load_data(cfg: SaltExperiment) -> SaltData:
+    """The train table with its ``fold`` column (written once to ``<run.out>/folds.csv``) and the test table."""
+    data = read_salt(data_root(cfg), check_masks=False)
+    train = data.train.copy()
+    train["coverage_bin"] = np.where(train["coverage"] == 0, -1, np.ceil(train["coverage"] * 5)).astype(int)
+    train = load_or_make_folds(Path(cfg.run.out) / "folds.csv", train, n_folds=cfg.data.n_folds,
+                               seed=cfg.data.fold_seed, stratify="coverage_bin")
+    return SaltData(train=train, test=data.test)
+
+
+def _records(table: pd.DataFrame, with_masks: bool) -> list[dict]:
+    records = []
+    for row in table.itertuples(index=False):
+        record = {"id": row.id, "image": str(row.image_path), "depth": float(row.z) / DEPTH_SCALE}
+        if with_masks:
+            record["rle"] = row.rle_mask if isinstance(row.rle_mask, str) else ""
+        records.append(record)
+    return records
+
+
+def dataset(cfg: SaltExperiment, table: pd.DataFrame, train: bool, with_masks: bool = True) -> SegmentationDataset:
+    """Images (gray repeated to RGB), masks from the CSV's RLE, and ``depth`` as an extra input."""
+    return SegmentationDataset(
+        _records(table, with_masks),
+        cfg.data.transform(train=train),
+        extra_fields=("depth",),
+        cache=cfg.data.cache,
+        rle_order="F",
+        seed=cfg.train.seed if train else None,
+    )
+
+
+def fold_data(cfg: SaltExperiment, train_table: pd.DataFrame, fold: int) -> FoldData:
+    in_fold = train_table["fold"] == fold
+    return FoldData(dataset(cfg, train_table[~in_fold], train=True), dataset(cfg, train_table[in_fold], train=False))
+
+
+def truth_masks(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Truth masks by id from the RLE column (101x101 uint8)."""
+    return {row["id"]: load_mask(row) for row in table.to_dict("records")}
+
+
+def validation_metric(probs: list[np.ndarray], truths: list[np.ndarray]) -> float:
+    """Mean TGS score of the maps binarized at 0.5 (the engine's per-epoch validation metric)."""
+    preds = [(p[0] > 0.5).astype(np.uint8) for p in probs]
+    return float(np.mean(tgs_scores([t[0] for t in truths], preds)))

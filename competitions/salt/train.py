@@ -1,0 +1,28 @@
+"""Train the TGS Salt folds: ``python -m competitions.salt.train --config configs/demo.yaml [overrides]``.
+
+Multi-GPU: ``torchrun --nproc_per_node N -m competitions.salt.train --config ...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from common.pipeline import selected_folds, train_folds
+from common.pipeline.cli import stage_arguments
+from competitions.salt.config import SaltExperiment, load_experiment
+from competitions.salt.inputs import fold_data, load_data, validation_metric
+
+
+def run(cfg: SaltExperiment) -> dict[int, float | None]:
+    data = load_data(cfg)
+    folds = selected_folds(cfg.run, cfg.data.n_folds)
+    return train_folds(folds, cfg.run.out, lambda k: fold_data(cfg, data.train, k), cfg.model, cfg.train,
+                       validation_metric, run_config=cfg)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+
+
+if __name__ == "__main__":
+    main()

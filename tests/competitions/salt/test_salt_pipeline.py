@@ -1,0 +1,46 @@
+"""Every TGS stage on a tiny synthesized data set: train -> predict -> postprocess -> stack -> submit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from common.io.submission import check_submission_file
+from competitions.salt import pipeline
+from competitions.salt.config import load_experiment
+
+TINY = [
+    "source.synth_train=24", "source.synth_test=6", "data.n_folds=2", "data.num_workers=0",
+    "model.encoder=tu-test_resnet", "model.decoder_channels=[16,16,8,8,8]",
+    "train.epochs=2", "train.batch_size=8", "train.progress=false",
+    "train.loss_schedule=[{start_epoch: 0, loss: bce}, {start_epoch: 1, loss: {bce: 0.1, lovasz_hinge: 0.9}}]",
+    "predict.batch_size=8", "post.thresholds=[0.4,0.5]", "post.min_areas=[0,10]",
+    "stack.gbm={n_estimators: 20, early_stopping_rounds: null}",
+]
+
+
+def test_every_stage_on_tiny_data(tmp_path: Path, capsys) -> None:
+    cfg = load_experiment("competitions/salt/configs/demo.yaml", [f"run.out={tmp_path / 'run'}", *TINY])
+    cv = pipeline.run(cfg)
+    out = capsys.readouterr().out
+    run = tmp_path / "run"
+    assert 0.0 <= cv <= 1.0
+    assert out.strip().splitlines()[-1] == f"cv_score={cv:.6f}"
+    for stage in ("oof_score_threshold_0.5=", "post: threshold=", "stack: oof without=", "test_score="):
+        assert stage in out
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["cv_score"] == cv
+    assert set(summary["timings"]) == {"data", "train", "predict", "postprocess", "stack", "submit"}
+    test_ids = pd.read_csv(run / "data" / "sample_submission.csv")["id"].tolist()
+    assert check_submission_file("salt", run / "submission.csv", expected_ids=test_ids) == len(test_ids)
+    for fold in (0, 1):
+        assert (run / f"fold{fold}" / "done.json").is_file()
+        assert (run / "maps" / f"oof_fold{fold}" / "index.json").is_file()
+    assert (run / "stack" / "stacker.pkl").is_file()
+
+    # a second run reuses every finished fold and map store instead of redoing the work
+    again = pipeline.run(load_experiment("competitions/salt/configs/demo.yaml", [f"run.out={run}", *TINY]))
+    assert again == cv
+    assert "already trained" in capsys.readouterr().out
