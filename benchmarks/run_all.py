@@ -13,11 +13,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
 
 from benchmarks.common import format_markdown
+from common.io.atomic import atomic_text_writer
 
 _CHILD = "import json, sys, importlib; rows = importlib.import_module(sys.argv[1]).run(); json.dump(rows, open(sys.argv[2], 'w'))"
 
@@ -45,22 +47,26 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             out_json = Path(tmp) / "rows.json"
             cmd = [sys.executable, "-c", _CHILD, f"benchmarks.{name}", str(out_json)]
+            start = time.perf_counter()
             try:
                 proc = subprocess.run(cmd, timeout=args.timeout, env=os.environ.copy())
-                ok = proc.returncode == 0 and out_json.is_file()
+                why = "" if proc.returncode == 0 and out_json.is_file() else f"exit {proc.returncode}"
             except subprocess.TimeoutExpired:
-                ok = False
-            if not ok:
+                why = f"timed out after {args.timeout}s"
+            if why:
                 failed.append(name)
-                print(f"!! benchmarks.{name} failed", flush=True)
+                print(f"!! benchmarks.{name} failed ({why})", flush=True)
                 continue
+            print(f"-- benchmarks.{name}: {time.perf_counter() - start:.0f}s", flush=True)
             module_rows = json.loads(out_json.read_text())
         print(format_markdown(module_rows), flush=True)
         rows.extend(module_rows)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(out / "benchmarks.csv", index=False)
-    (out / "benchmarks.md").write_text(format_markdown(rows) + "\n")
+    with atomic_text_writer(out / "benchmarks.csv") as fh:
+        pd.DataFrame(rows).to_csv(fh, index=False)
+    with atomic_text_writer(out / "benchmarks.md") as fh:
+        fh.write(format_markdown(rows) + "\n")
     print(f"wrote {out / 'benchmarks.csv'} and {out / 'benchmarks.md'} ({len(rows)} figures)")
     if failed:
         print(f"failed modules: {failed}")

@@ -132,10 +132,12 @@ class PositiveRateSampler(ShardedSampler):
 
     ``rate`` is a number or a schedule (SIIM 1st place: ``[[0, 0.8], [10, 0.6], [20, 0.4]]``). When
     there are too few negatives for the requested share, all of them are used (the share is then the
-    data's own). ``positive`` holds one bool per item (e.g. "mask is non-empty").
+    data's own). ``positive`` holds one bool per item (e.g. "mask is non-empty"). ``repeats``: passes
+    per epoch, each with all positives and its own draw of negatives (longer epochs on small data, so
+    validation runs less often relative to training).
     """
 
-    def __init__(self, positive: Sequence[bool], rate: Schedule = 0.5, **kwargs: Any) -> None:
+    def __init__(self, positive: Sequence[bool], rate: Schedule = 0.5, repeats: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         flags = _as_array(positive, "positive").astype(bool)
         self.positives = np.flatnonzero(flags)
@@ -143,7 +145,10 @@ class PositiveRateSampler(ShardedSampler):
         if self.positives.size == 0:
             raise ValueError("PositiveRateSampler needs at least one positive item")
         _check_fractions(rate, "positive rate")
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+            raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
         self.rate = rate
+        self.repeats = repeats
 
     def rate_at(self, epoch: int) -> float:
         """The requested positive share at ``epoch``."""
@@ -153,8 +158,11 @@ class PositiveRateSampler(ShardedSampler):
         rate = self.rate_at(epoch)
         rng = self._rng(epoch)
         wanted = round(self.positives.size * (1.0 - rate) / rate)
-        negatives = rng.choice(self.negatives, size=min(wanted, self.negatives.size), replace=False)
-        return rng.permutation(np.concatenate([self.positives, negatives]))
+        passes = []
+        for _ in range(self.repeats):
+            negatives = rng.choice(self.negatives, size=min(wanted, self.negatives.size), replace=False)
+            passes.append(rng.permutation(np.concatenate([self.positives, negatives])))
+        return np.concatenate(passes)
 
 
 class WeightedSampler(ShardedSampler):

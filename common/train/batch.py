@@ -29,7 +29,7 @@ def model_kwargs(batch: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
     if missing:
         raise KeyError(
             f"model input(s) {missing} are not in the batch (keys: {sorted(batch)}); "
-            "add them to the dataset's extra fields or drop them from train.model_inputs"
+            "add them to the dataset's extra_fields"
         )
     return {name: batch[name] for name in names}
 

@@ -78,9 +78,6 @@ class TrainConfig:
     accumulate: int = 1
     clip_grad: float = 0.0
     channels_last: bool = False
-    model_inputs: list[str] = field(
-        default_factory=list
-    )  # batch keys passed to the model as kwargs (e.g. depth)
     compile: bool = False
     grad_checkpointing: bool = False
     sync_bn: bool = False

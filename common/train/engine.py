@@ -156,6 +156,8 @@ class Trainer:
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         seed_everything(cfg.seed + info.rank)
+        # per-image inputs the network takes besides the image (e.g. TGS depth), read from the batch
+        self.model_inputs = tuple(getattr(self.model, "scalar_inputs", ()))
         model = self.model.to(dev)
         if cfg.sync_bn and info.distributed:
             if dev.type == "cuda":
@@ -349,7 +351,7 @@ class Trainer:
             )
             with no_sync:
                 with autocast(dev, self.amp_dtype):
-                    outputs = as_outputs(net(batch["image"], **model_kwargs(batch, cfg.model_inputs)))
+                    outputs = as_outputs(net(batch["image"], **model_kwargs(batch, self.model_inputs)))
                     loss, terms = criterion(outputs, batch)
                 value = loss.item()
                 if not math.isfinite(value):
@@ -381,7 +383,7 @@ class Trainer:
     def _validate(self, model: nn.Module, criterion: Criterion, suffix: str) -> dict[str, float]:
         result = evaluate(
             model, self.val_loader, criterion, self.device, self.amp_dtype, self.cfg.channels_last,
-            self.metric_fn, progress=self.show, desc=f"valid{suffix}", model_inputs=self.cfg.model_inputs,
+            self.metric_fn, progress=self.show, desc=f"valid{suffix}", model_inputs=self.model_inputs,
         )  # fmt: skip
         return {f"val_{k}{suffix}": v for k, v in result.items()}
 

@@ -240,3 +240,17 @@ def test_loss_schedule_from_the_config_uses_common_losses(tmp_path):
     _, result = _fit(tmp_path, cfg, criterion=None)
     first, second = (set(r) for r in result.history)
     assert not any("lovasz" in k for k in first) and any("lovasz" in k for k in second)
+
+
+class _Checkpointable(TinyNet):
+    def __init__(self) -> None:
+        super().__init__()
+        self.checkpointing = False
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.checkpointing = enable
+
+
+def test_grad_checkpointing_is_switched_on_where_supported(tmp_path):
+    model, _ = _fit(tmp_path, toy_config(epochs=1, grad_checkpointing=True), model=_Checkpointable(), val=False)
+    assert model.checkpointing
