@@ -17,8 +17,6 @@ all work. ``save_config`` writes the resolved config (atomically) next to a run'
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -26,6 +24,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
+
+from common.io.atomic import atomic_text_writer
 
 T = TypeVar("T")
 
@@ -106,16 +106,8 @@ def config_to_dict(cfg: Any) -> Any:
 def save_config(cfg: Any, path: str | Path) -> Path:
     """Write the resolved config as YAML, atomically (temp file in the same folder, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_text_writer(path) as fh:
+        fh.write(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     return path
 
 

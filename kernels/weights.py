@@ -17,12 +17,11 @@ import fnmatch
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from common.io.atomic import atomic_text_writer
+from common.io.atomic import atomic_path, atomic_text_writer
 
 WEIGHTS_MARKER = "kaggle-seg-weights.json"
 LISTINGS = {"top_k": "checkpoints/topk.json", "snapshots": "snapshots/snapshots.json"}
@@ -146,14 +145,8 @@ def _copy_half(src: Path, dst: Path) -> None:
     else:
         shutil.copy2(src, dst)
         return
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", dir=dst.parent)
-    os.close(fd)
-    try:
+    with atomic_path(dst) as tmp:
         torch.save(data, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_weights(run_dir: str | Path, out_dir: str | Path, config: str | Path, checkpoints: str,

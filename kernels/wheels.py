@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from common.io.atomic import atomic_path
+
 _DATE = (1980, 1, 1, 0, 0, 0)
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
 _SKIP_SUFFIXES = (".pyc", ".pyo")
@@ -67,19 +69,12 @@ def write_wheel(out_dir: str | Path, name: str, version: str, files: dict[str, b
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / wheel_filename(name, version, tag)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=out)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for arcname, data in entries.items():
-                info = zipfile.ZipInfo(arcname, date_time=_DATE)
-                info.external_attr = 0o644 << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for arcname, data in entries.items():
+            info = zipfile.ZipInfo(arcname, date_time=_DATE)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
     return path
 
 

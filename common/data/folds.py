@@ -13,13 +13,13 @@ all see the same folds.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from common.io.atomic import atomic_text_writer
 
 
 def bin_values(values: Sequence[float] | pd.Series, n_bins: int, method: str = "quantile") -> np.ndarray:
@@ -122,16 +122,8 @@ def make_folds(
 
 
 def _write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            frame.to_csv(handle, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_text_writer(path) as handle:
+        frame.to_csv(handle, index=False)
 
 
 def load_or_make_folds(

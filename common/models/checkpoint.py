@@ -19,9 +19,7 @@ cast back to the model's dtype on load. Files are written atomically (temp file 
 from __future__ import annotations
 
 import dataclasses
-import os
 import platform
-import tempfile
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
@@ -31,6 +29,7 @@ import torch
 from torch import nn
 
 from common.config import config_to_dict
+from common.io.atomic import atomic_path
 from common.models.weights import clean_state_dict
 
 FORMAT = "kaggle-seg/checkpoint"
@@ -91,15 +90,8 @@ def save_checkpoint(
         "extra": dict(extra) if extra is not None else {},
     }
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 from common.infer.tiling import TilingConfig
 from common.infer.tta import TTAConfig
+from common.pipeline.shards import ShardConfig
 
 
 @dataclass
@@ -31,6 +32,7 @@ class PredictConfig:
     ``tiling``: predict large images tile by tile (Carvana); ``None`` runs whole images.
     ``store_dtype``: how maps are stored on disk (``uint8`` = 1/255 steps, ``float16``).
     ``oof``: also predict each fold's validation images (off in offline kernels: test only).
+    ``shard``: chunking of the sharded, resumable prediction (see ``common/pipeline/shards.py``).
     """
 
     tta: TTAConfig = field(default_factory=TTAConfig)
@@ -42,3 +44,4 @@ class PredictConfig:
     num_workers: int = 0
     store_dtype: Literal["uint8", "float16"] = "uint8"
     oof: bool = True
+    shard: ShardConfig = field(default_factory=ShardConfig)

@@ -15,18 +15,22 @@ import torch.distributed as dist
 
 from common.train.distributed import env_world
 
+_GROUPS_STARTED = 0
+
 
 def _attempt_store(timeout: timedelta) -> dist.Store:
     """The torchrun rendezvous store under a prefix unique to this restart attempt.
 
     With torchrun's static rendezvous (``--master-addr/--master-port``) the store outlives a
     restart, so workers of a restarted attempt would read the dead workers' addresses and fail to
-    connect; keys of each attempt live under their own prefix instead.
+    connect; keys of each attempt (and of each group a process starts) live under their own prefix.
     """
+    global _GROUPS_STARTED
+    _GROUPS_STARTED += 1  # every rank starts its groups in the same order, so the counts agree
     store, _, _ = next(dist.rendezvous("env://", timeout=timeout))
     run_id = os.environ.get("TORCHELASTIC_RUN_ID", "none")
     attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
-    return dist.PrefixStore(f"common.pipeline/{run_id}/attempt_{attempt}", store)
+    return dist.PrefixStore(f"common.pipeline/{run_id}/attempt_{attempt}/group_{_GROUPS_STARTED}", store)
 
 
 class Coordinator:

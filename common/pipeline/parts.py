@@ -2,9 +2,10 @@
 
 ``<store>.parts/`` sits next to the final store (e.g. ``maps/test_fold0.parts``) and holds
 
-- ``plan.json``: what the parts are for (image count, chunk size, dtype, a digest of the ids and
-  the caller's fingerprint of models and settings). A plan that differs from the job's (new data,
-  new checkpoints, another chunk size) means the parts are stale: the folder is started over;
+- ``plan.json``: what the parts are for (image count, dtype, a digest of the ids and the caller's
+  fingerprint of models and settings) and their chunk size. A plan that differs from the job's
+  (new data, new checkpoints) means the parts are stale: the folder is started over. The chunk
+  size of an existing plan is kept, whatever the world size or chunk setting of a restart;
 - ``c000123/``: chunk 123 as a :class:`~common.infer.store.MapWriter` store (``index.json`` +
   ``maps.bin``), written by exactly one rank;
 - ``c000123.csv``: that chunk's image-level outputs (``id`` and, with the head, ``nonempty``),
@@ -48,6 +49,14 @@ def store_complete(store: str | Path, image_level: str | Path) -> bool:
     return (Path(store) / "index.json").is_file() and Path(image_level).is_file()
 
 
+def discard_parts(store: str | Path) -> None:
+    """Delete the part folder of ``store`` if any (e.g. left by a run that died after publishing
+    the final store but before cleaning up)."""
+    folder = parts_dir(store)
+    if folder.exists():
+        shutil.rmtree(folder)
+
+
 def ids_digest(ids: Sequence[str] | None) -> str | None:
     """A short digest of the ordered ids (``None`` when the dataset does not list them)."""
     if ids is None:
@@ -79,30 +88,44 @@ class PartFolder:
     def table_path(self, chunk: int) -> Path:
         return self.folder / f"c{chunk:06d}.csv"
 
-    def prepare(self, fingerprint: Mapping[str, Any] | None = None) -> list[int]:
-        """Write or check the plan (starting over when it changed); return the chunks still to do.
+    @classmethod
+    def prepare(
+        cls,
+        store: str | Path,
+        n: int,
+        chunk_size: int,
+        dtype: StoreDtype,
+        ids: Sequence[str] | None = None,
+        fingerprint: Mapping[str, Any] | None = None,
+    ) -> tuple[PartFolder, list[int]]:
+        """The part folder of a job and the chunks still to do; call on rank 0 only, before any
+        rank writes a chunk.
 
-        ``fingerprint``: JSON-able description of what the maps depend on (models, settings).
-        Call on one rank only (rank 0), before any rank writes a chunk.
+        An existing plan for the same images, dtype and ``fingerprint`` (JSON-able: models,
+        settings) is kept with its own chunk size, so a restart with another world size or chunk
+        setting still uses the chunks already published; any other plan means stale parts: the
+        folder is started over with ``chunk_size``.
         """
-        plan = {"version": 1, "n": self.n, "chunk_size": self.chunk_size,
-                "dtype": self.dtype, "ids_sha1": ids_digest(self.ids), "fingerprint": dict(fingerprint or {})}
-        plan = json.loads(json.dumps(plan))  # the form it takes on disk (tuples become lists)
-        plan_file = self.folder / _PLAN
+        parts = cls(store, n, chunk_size, dtype, ids)
+        plan = {"version": 1, "n": n, "dtype": dtype, "ids_sha1": ids_digest(parts.ids),
+                "fingerprint": json.loads(json.dumps(dict(fingerprint or {})))}  # as stored (lists, str keys)
+        plan_file = parts.folder / _PLAN
         if plan_file.is_file():
             try:
                 old = json.loads(plan_file.read_text())
             except json.JSONDecodeError:
-                old = None
-            if old != plan:
-                print(f"{self.folder}: parts were made for another plan (data, models or settings "
+                old = {}
+            if {k: v for k, v in old.items() if k != "chunk_size"} == plan:
+                parts = cls(store, n, int(old["chunk_size"]), dtype, ids)
+            else:
+                print(f"{parts.folder}: parts were made for another plan (data, models or settings "
                       "changed); starting over")
-                shutil.rmtree(self.folder)
+                shutil.rmtree(parts.folder)
         if not plan_file.is_file():
-            self.folder.mkdir(parents=True, exist_ok=True)
+            parts.folder.mkdir(parents=True, exist_ok=True)
             with atomic_text_writer(plan_file) as fh:
-                json.dump(plan, fh, indent=1)
-        return [c for c in range(len(self.bounds)) if not self.published(c)]
+                json.dump({**plan, "chunk_size": chunk_size}, fh, indent=1)
+        return parts, [c for c in range(len(parts.bounds)) if not parts.published(c)]
 
     def published(self, chunk: int) -> bool:
         """True when chunk ``chunk`` was published whole (see the module docstring)."""
@@ -142,8 +165,9 @@ class PartFolder:
         remove the part folder. Raises naming the first chunk that is not published."""
         missing = [c for c in range(len(self.bounds)) if not self.published(c)]
         if missing:
-            raise RuntimeError(f"{self.folder}: chunks {missing[:5]} of {len(self.bounds)} are not published; "
-                               "a rank did not finish its share")
+            raise RuntimeError(f"{self.folder}: chunks {missing[:5]} of {len(self.bounds)} are not published: a "
+                               "rank did not finish its share, or (several machines) the run folder is not "
+                               "on a filesystem every machine shares")
         with MapWriter(self.store, dtype=self.dtype, overwrite=True) as writer:
             with atomic_text_writer(image_level) as fh:
                 for chunk in tqdm(range(len(self.bounds)), desc=f"merge {self.store.name}", unit="chunk",
@@ -163,8 +187,3 @@ class PartFolder:
                 if not self.bounds:
                     fh.write("id\n")
         shutil.rmtree(self.folder)
-
-    def remove(self) -> None:
-        """Delete the part folder (e.g. stale parts of a store that is already complete)."""
-        if self.folder.exists():
-            shutil.rmtree(self.folder)

@@ -148,13 +148,15 @@ class _FoldModel:
     """Loads one fold's network on first use (only ranks with work left pay for it), then reuses it
     for the fold's out-of-fold and test jobs."""
 
-    def __init__(self, folder: Path, model_cfg: ModelConfig, cfg: PredictConfig) -> None:
-        self.folder, self.model_cfg, self.cfg = folder, model_cfg, cfg
+    def __init__(self, folder: Path, model_cfg: ModelConfig, cfg: PredictConfig,
+                 wrap: Callable[[nn.Module], nn.Module] | None) -> None:
+        self.folder, self.model_cfg, self.cfg, self.wrap = folder, model_cfg, cfg, wrap
         self.model: nn.Module | None = None
 
     def __call__(self, device: torch.device) -> nn.Module:
         if self.model is None:
-            self.model = load_fold_model(self.folder, self.model_cfg, self.cfg, device)
+            model = load_fold_model(self.folder, self.model_cfg, self.cfg, device)
+            self.model = self.wrap(model).to(device).eval() if self.wrap is not None else model
         return self.model
 
 
@@ -168,6 +170,7 @@ def predict_folds(
     device: torch.device,
     extra_inputs: Sequence[str] = (),
     shard: ShardConfig | None = None,
+    wrap_model: Callable[[nn.Module], nn.Module] | None = None,
 ) -> FoldMaps:
     """Predict each fold's validation images (out-of-fold) and the test set, then average the
     folds' test maps. Stores live under ``<out>/maps``; a finished store is reused and an
@@ -175,17 +178,17 @@ def predict_folds(
 
     Under ``torchrun`` every rank calls this with the same arguments: each job's images are sharded
     across ranks, rank 0 merges the parts, writes the tables and the fold mean; every rank gets the
-    same result. ``shard`` defaults to ``cfg.shard`` when the config has one, else
-    :class:`ShardConfig` defaults. Prints a throughput line per job and one for the whole run.
+    same result. ``shard`` overrides ``cfg.shard``. ``wrap_model`` wraps each loaded fold network (e.g. Carvana's
+    ``ScaledModel``). Prints a throughput line per job and one for the whole run.
     """
-    shard = shard if shard is not None else getattr(cfg, "shard", None) or ShardConfig()
+    shard = shard if shard is not None else cfg.shard
     maps = Path(out) / "maps"
     result = FoldMaps(oof=[], test=[], image_level=maps / "image_level.csv", test_mean=None)
     sides: list[tuple[str, int, Path]] = []
     with Coordinator(shard.wait_timeout_s) as coord:
         for fold in folds:
             folder = fold_dir(out, fold)
-            load = _FoldModel(folder, model_cfg, cfg)
+            load = _FoldModel(folder, model_cfg, cfg, wrap_model)
             jobs = [("oof", val_dataset(fold))] if cfg.oof else []
             if test_dataset is not None:
                 jobs.append(("test", test_dataset))

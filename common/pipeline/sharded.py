@@ -25,8 +25,8 @@ from tqdm import tqdm
 from common.pipeline.batch import loader_batch_size, predict_batch
 from common.pipeline.config import PredictConfig
 from common.pipeline.coordination import Coordinator
-from common.pipeline.parts import PartFolder, store_complete
-from common.pipeline.shards import ShardConfig, chunk_batches, rank_share
+from common.pipeline.parts import PartFolder, discard_parts, store_complete
+from common.pipeline.shards import ShardConfig, chunk_batches, job_chunk_size, rank_share
 from common.pipeline.throughput import Throughput
 from common.train.distributed import env_world
 
@@ -89,17 +89,21 @@ def predict_sharded(
                                    fingerprint, desc, coord, progress)
     coord, path = coordinator, Path(path)
     image_level = Path(image_level) if image_level is not None else path.with_name(f"{path.name}_image_level.csv")
-    n, ids = len(dataset), dataset_ids(dataset)
-    parts = PartFolder(path, n, shard.chunk_size, cfg.store_dtype, ids)
-    pending: list[int] | None = None
+    n, ids, batch_size = len(dataset), dataset_ids(dataset), loader_batch_size(cfg)
+    decision: tuple[int, list[int]] | None = None
     if coord.is_main:
         if store_complete(path, image_level):
-            parts.remove()  # left over when a run died between publishing the store and cleaning up
+            discard_parts(path)
         else:
-            pending = parts.prepare(fingerprint() if fingerprint is not None else None)
-    pending = coord.broadcast(pending)  # type: ignore[assignment]
-    if pending is None:
+            chunk_size = job_chunk_size(shard.chunk_size, batch_size, n, coord.world_size)
+            parts, pending = PartFolder.prepare(path, n, chunk_size, cfg.store_dtype, ids,
+                                                fingerprint() if fingerprint is not None else None)
+            decision = (parts.chunk_size, pending)
+    decision = coord.broadcast(decision)  # type: ignore[assignment]
+    if decision is None:
         return ShardedRun(path, image_level, Throughput([0] * coord.world_size, [0.0] * coord.world_size, n))
+    chunk_size, pending = decision
+    parts = PartFolder(path, n, chunk_size, cfg.store_dtype, ids)
     mine = rank_share(pending, coord.rank, coord.world_size)
     images, seconds = _predict_chunks(parts, mine, dataset, load_model, cfg, rank_device(device), extra_inputs,
                                       desc if coord.world_size == 1 else f"{desc} [rank 0 of {coord.world_size}]",

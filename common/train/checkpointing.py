@@ -10,11 +10,12 @@ prediction (best, top-k, snapshots) use ``common.models.checkpoint`` instead.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from common.io.atomic import atomic_path
 
 _STATE_KEYS = ("model", "optimizer", "scheduler", "scaler", "selector", "rng", "epoch", "step", "history")
 
@@ -22,15 +23,8 @@ _STATE_KEYS = ("model", "optimizer", "scheduler", "scaler", "selector", "rng", "
 def atomic_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` to a temporary file in the same folder, then rename over ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -12,16 +12,16 @@ import importlib.metadata
 import io
 import json
 import logging
-import os
 import platform
 import subprocess
 import sys
-import tempfile
 from dataclasses import is_dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from common.io.atomic import atomic_path, atomic_text_writer
 
 _log = logging.getLogger(__name__)
 
@@ -34,15 +34,8 @@ _PACKAGES = (
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` to a temporary file next to ``path``, then rename it over ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_text_writer(path) as fh:
+        fh.write(text)
     return path
 
 
@@ -145,10 +138,8 @@ class RunLogger:
             ax.legend()
         fig.subplots_adjust(left=0.08, right=0.98, bottom=0.12, top=0.9, wspace=0.3)
         path = self.run_dir / "learning_curves.png"
-        fd, tmp = tempfile.mkstemp(prefix=".learning_curves.", suffix=".png", dir=self.run_dir)
-        os.close(fd)
-        fig.savefig(tmp, dpi=80)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=80, format="png")
         return path
 
     def close(self) -> None:

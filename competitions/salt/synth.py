@@ -22,8 +22,6 @@ for a given seed.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from common.io.atomic import atomic_write_bytes
 from common.io.rle import rle_encode
 
 SIZE = 101
@@ -204,28 +203,15 @@ def _kinds(rng: np.random.Generator, n: int) -> list[str]:
     return [kinds[i] for i in rng.permutation(n)]
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder (never a half file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_png(path: Path, array: np.ndarray) -> None:
     ok, encoded = cv2.imencode(".png", array)
     if not ok:
         raise RuntimeError(f"could not encode {path}")
-    _write_bytes(path, encoded.tobytes())
+    atomic_write_bytes(path, encoded.tobytes())
 
 
 def _write_csv(path: Path, frame: pd.DataFrame) -> None:
-    _write_bytes(path, frame.to_csv(index=False).encode())
+    atomic_write_bytes(path, frame.to_csv(index=False).encode())
 
 
 def write_dataset(out: str | Path, n_train: int = 400, n_test: int = 100, seed: int = 0) -> dict[str, int]:
