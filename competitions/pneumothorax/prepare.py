@@ -12,6 +12,10 @@
 An image PNG that already exists and decodes at the requested size is kept (DICOM decoding is the
 slow part); masks are cheap and rewritten only when their content changed. A DICOM file without
 pixel data or of another size than 1024x1024 stops the run with an error naming it.
+
+``python -m competitions.pneumothorax.prepare --config configs/demo.yaml [overrides]`` prepares
+every size an experiment trains at, under ``prepare.folder`` (default ``<run.out>/prepared/<size>``),
+synthesizing the data first when ``source.root`` is null.
 """
 
 from __future__ import annotations
@@ -125,11 +129,21 @@ def prepare(
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help="SIIM data folder (Kaggle layout)")
-    parser.add_argument("--out", required=True, help="output folder for PNGs and metadata.csv")
+    parser.add_argument("--config", help="experiment YAML: prepare every size it trains at (no --data/--out)")
+    parser.add_argument("overrides", nargs="*", help="with --config: dotted overrides such as prepare.size=128")
+    parser.add_argument("--data", help="SIIM data folder (Kaggle layout)")
+    parser.add_argument("--out", help="output folder for PNGs and metadata.csv")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--stage", type=int, choices=(1, 2), default=None, help="default: detect")
     args = parser.parse_args(argv)
+    if args.config is not None:
+        from competitions.pneumothorax.config import load_experiment
+        from competitions.pneumothorax.inputs import prepare_all  # imports this module
+
+        prepare_all(load_experiment(args.config, args.overrides), refresh=True)
+        return
+    if args.data is None or args.out is None or args.overrides:
+        parser.error("give --config FILE [overrides], or --data DIR --out DIR [--size N] [--stage S]")
     prepare(args.data, args.out, args.size, args.stage)
 
 

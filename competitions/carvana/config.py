@@ -1,0 +1,106 @@
+"""The Carvana experiment schema: one YAML file per experiment in ``configs/``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from common.config import load_config
+from common.data import DataConfig
+from common.infer.tiling import TilingConfig
+from common.models import ModelConfig
+from common.pipeline import PredictConfig, RunConfig
+from common.stack import GBMConfig
+from common.train import TrainConfig
+
+
+@dataclass
+class SourceConfig:
+    """Where the Kaggle-layout data is. ``root: null`` means ``<run.out>/data``, synthesized there
+    (``synth_*`` settings) when missing, which is what the demo does. ``images``: ``train`` or
+    ``train_hq``. ``check_rle_samples``: train rows whose ``train_masks.csv`` RLE is compared with
+    their GIF before training (catches a column-major CSV)."""
+
+    root: str | None = None
+    images: str = "train"
+    synth_cars: int = 4
+    synth_test_cars: int = 1
+    synth_seed: int = 0
+    check_rle_samples: int = 8
+
+
+@dataclass
+class InputConfig:
+    """Model resolution. ``scale`` < 1: the network works on images downscaled by it (training
+    images and masks are downscaled once and kept in memory; crops are taken from them); prediction
+    still tiles the full 1918x1280 image and the network runs inside each tile at this scale, so
+    maps come out at full size. ``scale`` = 1: crops are read from the full-size files (1st place).
+    ``soft_masks``: at ``scale`` < 1 train on the downscaled masks' area fractions (each pixel's
+    share of car) instead of re-binarizing them at 0.5, so the network can place edges between its
+    pixels; the engine's validation still binarizes at 0.5. ``repeats``: passes over the training
+    images per epoch (each pass draws new random crops), so tiny data sets do not spend most of
+    their time validating and checkpointing."""
+
+    scale: float = 1.0
+    soft_masks: bool = True
+    repeats: int = 1
+
+
+@dataclass
+class PostConfig:
+    """Binarization threshold grid, and the "unreliable top" hull fix, kept only if it raises the
+    out-of-fold Dice: each ``hull_min_areas`` value (pixels at full size; 0 = off) is tried."""
+
+    thresholds: list[float] = field(default_factory=lambda: [round(0.3 + 0.05 * i, 2) for i in range(9)])
+    hull_min_areas: list[int] = field(default_factory=lambda: [0, 2000, 8000, 32000])
+    hull_low: float = 0.2
+    hull_high: float = 0.8
+    hull_top_fraction: float = 0.5
+
+
+@dataclass
+class StackConfig:
+    """Per-image threshold regressor: a GBM on map statistics predicts each image's best threshold.
+    ``enabled`` runs the stage; ``submit`` uses the stacker only when its out-of-fold gain over the
+    tuned global threshold is at least ``min_gain`` (smaller gains are noise on a few cars)."""
+
+    enabled: bool = False
+    min_gain: float = 0.001
+    thresholds: list[float] = field(default_factory=lambda: [round(0.2 + 0.05 * i, 2) for i in range(13)])
+    gbm: GBMConfig = field(
+        default_factory=lambda: GBMConfig(
+            objective="regression", n_estimators=200, early_stopping_rounds=None,
+            params={"num_leaves": 7, "min_data_in_leaf": 5},
+        )
+    )
+
+
+@dataclass
+class EnsembleConfig:
+    """Runs (run folders of other Carvana experiments on the same data and folds) whose maps are
+    averaged into this run by ``competitions.carvana.ensemble``; ``weights`` default to equal."""
+
+    members: list[str] = field(default_factory=list)
+    weights: list[float] | None = None
+
+
+@dataclass
+class CarvanaExperiment:
+    run: RunConfig = field(default_factory=lambda: RunConfig(out="runs/carvana"))
+    source: SourceConfig = field(default_factory=SourceConfig)
+    input: InputConfig = field(default_factory=InputConfig)
+    data: DataConfig = field(
+        default_factory=lambda: DataConfig(augment=[{"name": "HorizontalFlip", "p": 0.5}], crop_size=1024)
+    )
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(arch="linknet", encoder="tu-resnet34"))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(loss="bce_dice"))
+    predict: PredictConfig = field(
+        default_factory=lambda: PredictConfig(tiling=TilingConfig(tile_size=1024, overlap=256))
+    )
+    post: PostConfig = field(default_factory=PostConfig)
+    stack: StackConfig = field(default_factory=StackConfig)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
+
+
+def load_experiment(path: str | None, overrides: Sequence[str] = ()) -> CarvanaExperiment:
+    return load_config(path, CarvanaExperiment, overrides)

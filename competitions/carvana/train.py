@@ -1,0 +1,35 @@
+"""Train the Carvana folds: ``python -m competitions.carvana.train --config configs/demo.yaml [overrides]``.
+
+Folds group the 16 views of a car. Multi-GPU: ``torchrun --nproc_per_node N -m
+competitions.carvana.train --config ...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from common.pipeline import selected_folds, train_folds
+from common.pipeline.cli import stage_arguments
+from competitions.carvana.config import CarvanaExperiment, load_experiment
+from competitions.carvana.inputs import TrainSource, fold_data, load_data, train_source, validation_metric
+
+
+def run(cfg: CarvanaExperiment) -> dict[int, float | None]:
+    data = load_data(cfg)
+    folds = selected_folds(cfg.run, cfg.data.n_folds)
+    source: list[TrainSource] = []  # read (and downscaled) on the first fold that trains
+
+    def make_fold(fold: int):  # noqa: ANN202 - FoldData
+        if not source:
+            source.append(train_source(cfg, data.train))
+        return fold_data(cfg, data.train, source[0], fold)
+
+    return train_folds(folds, cfg.run.out, make_fold, cfg.model, cfg.train, validation_metric, run_config=cfg)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Everything DSB2018-specific that the stages share: the labelled images with their folds, the
+training crops and their sampler, datasets for prediction, and the validation metric."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from common.data import SegmentationDataset, WeightedSampler, load_or_make_folds
+from common.metrics import dsb_scores
+from common.pipeline.kfold import FoldData
+from common.post.instances import InstanceConfig, instances_from_maps
+from competitions.dsb2018.config import DsbExperiment
+from competitions.dsb2018.data import ImageRecord, list_images, load_image, load_labels
+from competitions.dsb2018.groups import image_groups
+from competitions.dsb2018.preprocess import Preprocessed
+from competitions.dsb2018.targets import make_targets
+
+# Truth instances recovered from the binary truth targets for the per-epoch validation proxy:
+# every body component is a seed, grown into the full mask.
+_TRUTH_RECOVERY = InstanceConfig(seed_threshold=0.5, mask_threshold=0.5, extended_threshold=0.5,
+                                 min_seed_area=1, min_area=1)
+
+
+@dataclass
+class LabelledImages:
+    """The labelled images: ``table`` (indexed by id: ``image_path, type, height, width, cluster,
+    n_masks, fold``), the HxWx3 uint8 images and the HxW int32 truth label images by id."""
+
+    table: pd.DataFrame
+    images: dict[str, np.ndarray]
+    labels: dict[str, np.ndarray]
+
+    def ids(self, folds: Sequence[int] | None = None) -> list[str]:
+        """Image ids, all or those of the given folds, in table order."""
+        if folds is None:
+            return list(self.table.index)
+        return list(self.table.index[self.table["fold"].isin(list(folds))])
+
+
+def load_labelled(cfg: DsbExperiment, progress: bool = True) -> LabelledImages:
+    """Read ``source.root`` (images, masks) and its folds, made once by image-type cluster and kept
+    in ``<run.out>/folds.csv``."""
+    records = list_images(cfg.source.root, require_masks=True)
+    images, labels = {}, {}
+    for record in tqdm(records, desc="read images", unit="img", disable=not progress, leave=False):
+        images[record.image_id] = load_image(record)
+        labels[record.image_id] = load_labels(record, images[record.image_id].shape[:2])
+    table = image_groups(list(images), list(images.values()))
+    table["image_path"] = [str(r.image_path) for r in records]
+    table["n_masks"] = [int(labels[r.image_id].max()) for r in records]
+    table = load_or_make_folds(Path(cfg.run.out) / "folds.csv", table, n_folds=cfg.data.n_folds,
+                               seed=cfg.data.fold_seed, stratify="cluster")
+    return LabelledImages(table.set_index("id", drop=False), images, labels)
+
+
+def test_records(cfg: DsbExperiment) -> list[ImageRecord]:
+    """The images of ``source.test_root`` (none when it is not set)."""
+    return [] if cfg.source.test_root is None else list_images(cfg.source.test_root)
+
+
+def training_dataset(cfg: DsbExperiment, data: LabelledImages, ids: Sequence[str], train: bool) -> SegmentationDataset:
+    """Images with their (body, border, full) targets: random crops with augmentation when
+    ``train``, whole images otherwise."""
+    t = cfg.targets
+    records = [{"id": i, "image": data.images[i], "mask": make_targets(data.labels[i], t.edge_width, t.gap)}
+               for i in ids]
+    return SegmentationDataset(records, _transform(cfg, train), crop=cfg.data.crop() if train else None,
+                               seed=cfg.train.seed if train else None)
+
+
+def image_dataset(cfg: DsbExperiment, paths: dict[str, str]) -> SegmentationDataset:
+    """Whole images read from ``{id: png path}`` for prediction (no masks)."""
+    return SegmentationDataset([{"id": i, "image": p} for i, p in paths.items()], _transform(cfg, train=False))
+
+
+def _transform(cfg: DsbExperiment, train: bool) -> Preprocessed:
+    return Preprocessed(cfg.data.transform(train=train), cfg.preprocess)
+
+
+def crop_sampler(cfg: DsbExperiment, data: LabelledImages, ids: Sequence[str]) -> Callable[[], WeightedSampler]:
+    """A factory (called once the process group exists) of the sampler drawing
+    ``sampling.crops_per_epoch`` images per epoch, weighted by ``area ** sampling.area_power``."""
+    areas = np.array([data.images[i].shape[0] * data.images[i].shape[1] for i in ids], dtype=np.float64)
+    weights = areas ** cfg.sampling.area_power
+    return lambda: WeightedSampler(weights, num_samples=cfg.sampling.crops_per_epoch, seed=cfg.train.seed)
+
+
+def fold_data(cfg: DsbExperiment, data: LabelledImages, fold: int) -> FoldData:
+    train_ids = list(data.table.index[data.table["fold"] != fold])
+    val_ids = data.ids([fold])
+    return FoldData(training_dataset(cfg, data, train_ids, train=True),
+                    training_dataset(cfg, data, val_ids, train=False),
+                    crop_sampler(cfg, data, train_ids))
+
+
+def validation_metric(instance: InstanceConfig) -> Callable[[list[np.ndarray], list[np.ndarray]], float]:
+    """The engine's per-epoch metric: mean AP of the instances extracted from the predicted maps
+    against truth instances recovered from the truth targets (a close proxy of the real truth,
+    which the engine does not carry)."""
+
+    def metric(probs: list[np.ndarray], truths: list[np.ndarray]) -> float:
+        preds = [instances_from_maps(p[0], p[1], p[2], instance) for p in probs]
+        recovered = [instances_from_maps(t[0].astype(np.float32), t[1].astype(np.float32), t[2].astype(np.float32),
+                                         _TRUTH_RECOVERY) for t in truths]
+        return float(np.mean(dsb_scores(recovered, preds)))
+
+    return metric

@@ -1,0 +1,28 @@
+"""Train the DSB2018 folds on random crops: ``python -m competitions.dsb2018.train --config configs/demo.yaml [overrides]``.
+
+Multi-GPU: ``torchrun --nproc_per_node N -m competitions.dsb2018.train --config ...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from common.pipeline import selected_folds, train_folds
+from common.pipeline.cli import stage_arguments
+from competitions.dsb2018.config import DsbExperiment, load_experiment
+from competitions.dsb2018.inputs import fold_data, load_labelled, validation_metric
+
+
+def run(cfg: DsbExperiment) -> dict[int, float | None]:
+    data = load_labelled(cfg)
+    folds = selected_folds(cfg.run, cfg.data.n_folds)
+    return train_folds(folds, cfg.run.out, lambda k: fold_data(cfg, data, k), cfg.model, cfg.train,
+                       validation_metric(cfg.post.instance), run_config=cfg)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+
+
+if __name__ == "__main__":
+    main()

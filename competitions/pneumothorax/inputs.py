@@ -1,0 +1,192 @@
+"""Everything SIIM-specific that the stages share: the data folder, the prepared PNGs per size,
+folds (stratified by empty/non-empty, grouped by patient), datasets, samplers and the metric."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from common.data import SegmentationDataset, build_sampler, load_or_make_folds
+from common.io.images import read_mask
+from common.pipeline.kfold import FoldData
+from common.post.search import search_triplet
+from common.train.distributed import env_world
+from competitions.pneumothorax.config import FULL_SIZE, PneumothoraxExperiment
+from competitions.pneumothorax.prepare import prepare
+from competitions.pneumothorax.synth import write_dataset
+
+_WAIT_SECONDS = 6 * 3600  # how long torchrun ranks > 0 wait for rank 0 to synthesize/prepare
+
+
+@dataclass
+class SiimTables:
+    """One row per image: ``id``, ``image`` and (train) ``mask`` PNG paths at one size, ``has_mask``,
+    ``PatientID``, ``PatientAge``, ``PatientSex``, ``ViewPosition``, ``EncodedPixels`` (train: the
+    full-size merged mask) and, for train, the ``fold``."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+
+
+def data_root(cfg: PneumothoraxExperiment) -> Path:
+    """The Kaggle-layout folder; synthesized under ``<run.out>/data`` when ``source.root`` is null."""
+    if cfg.source.root is not None:
+        root = Path(cfg.source.root)
+        if not root.is_dir():
+            raise FileNotFoundError(f"source.root {root} is not a folder")
+        return root
+    root = Path(cfg.run.out) / "data"
+    if not (root / "train-rle.csv").is_file() and env_world()[0] == 0:
+        print(f"synthesizing SIIM data into {root}")
+        s = cfg.source
+        write_dataset(root, s.synth_train, s.synth_test, s.synth_seed, stage2=s.synth_stage2)
+    return root
+
+
+def prepared_dir(cfg: PneumothoraxExperiment, size: int) -> Path:
+    """The PNG folder of one size: ``<prepare.folder or run.out/prepared>/<size>``."""
+    base = Path(cfg.prepare.folder) if cfg.prepare.folder is not None else Path(cfg.run.out) / "prepared"
+    return base / str(size)
+
+
+def ensure_prepared(cfg: PneumothoraxExperiment, size: int, refresh: bool = False) -> Path:
+    """``metadata.csv`` of the PNGs at ``size``, converting the DICOM files first when it is missing
+    (or always with ``refresh``; unchanged PNGs are cached). Under torchrun only rank 0 converts."""
+    folder = prepared_dir(cfg, size)
+    table = folder / "metadata.csv"
+    if env_world()[0] != 0:
+        _wait_for(table)
+    elif refresh or not table.is_file():
+        prepare(data_root(cfg), folder, size, cfg.source.stage)
+    return table
+
+
+def prepare_all(cfg: PneumothoraxExperiment, refresh: bool = False) -> list[Path]:
+    """Prepare every size the experiment trains at (first phase, then finetune); see :func:`ensure_prepared`."""
+    sizes = [cfg.prepare.size] + ([cfg.finetune.size] if cfg.finetune is not None else [])
+    return [ensure_prepared(cfg, size, refresh) for size in dict.fromkeys(sizes)]
+
+
+def _wait_for(path: Path) -> None:
+    deadline = time.monotonic() + _WAIT_SECONDS
+    while not path.is_file():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not appear: rank 0 should have prepared it")
+        time.sleep(2)
+
+
+def load_tables(cfg: PneumothoraxExperiment, size: int) -> SiimTables:
+    """Train (with ``fold``, written once to ``<run.out>/folds.csv``) and test tables at ``size``."""
+    meta_path = ensure_prepared(cfg, size)
+    meta = pd.read_csv(meta_path, dtype={"ImageId": str, "PatientID": str}, keep_default_na=False)
+    meta = meta.rename(columns={"ImageId": "id"})
+    folder = meta_path.parent
+    meta["image"] = [str(folder / p) for p in meta["image"]]
+    meta["mask"] = [str(folder / p) if p else "" for p in meta["mask"]]
+    meta["has_mask"] = meta["has_mask"].astype(str).str.lower() == "true"
+    meta["PatientAge"] = pd.to_numeric(meta["PatientAge"], errors="coerce")
+    train = meta[meta["split"] == "train"].reset_index(drop=True)
+    test = meta[meta["split"] == "test"].reset_index(drop=True)
+    train = load_or_make_folds(Path(cfg.run.out) / "folds.csv", train, n_folds=cfg.data.n_folds,
+                               seed=cfg.data.fold_seed, stratify="has_mask", group="PatientID")
+    return SiimTables(train=train, test=test)
+
+
+def dataset(cfg: PneumothoraxExperiment, table: pd.DataFrame, train: bool, with_masks: bool = True) -> SegmentationDataset:
+    """PNG images (gray repeated to RGB) and masks; training items are cropped/augmented per ``data``."""
+    records = [{"id": r["id"], "image": r["image"], **({"mask": r["mask"]} if with_masks else {})}
+               for r in table.to_dict("records")]
+    return SegmentationDataset(
+        records,
+        cfg.data.transform(train=train),
+        crop=cfg.data.crop() if train else None,
+        cache=cfg.data.cache,
+        seed=cfg.train.seed if train else None,
+    )
+
+
+_DATA_ARGUMENTS: dict[str, Callable[[pd.DataFrame], dict[str, Any]]] = {
+    "shuffle": lambda t: {"num_items": len(t)},
+    "positive_rate": lambda t: {"positive": t["has_mask"].to_numpy()},
+    "class_balanced": lambda t: {"labels": t["has_mask"].to_numpy()},
+}
+
+
+def sampler_factory(name: str, args: Mapping[str, Any], table: pd.DataFrame, seed: int) -> Callable[[], Any]:
+    """A zero-argument factory of the training sampler ``name`` over ``table`` (built once the
+    process group exists); the data-derived arguments (e.g. ``positive`` = non-empty mask) come
+    from the table, the rest from ``args``."""
+    if name not in _DATA_ARGUMENTS:
+        raise ValueError(f"data.sampler {name!r} is not supported for SIIM; known: {sorted(_DATA_ARGUMENTS)}")
+    data_args = _DATA_ARGUMENTS[name](table)
+    return lambda: build_sampler(name, seed=seed, **data_args, **dict(args))
+
+
+def fold_data(cfg: PneumothoraxExperiment, train_table: pd.DataFrame, fold: int,
+              sampler_args: Mapping[str, Any] | None = None) -> FoldData:
+    """Datasets and sampler of one fold (``sampler_args`` default to ``data.sampler_args``)."""
+    in_fold = train_table["fold"] == fold
+    fit_table = train_table[~in_fold].reset_index(drop=True)
+    args = cfg.data.sampler_args if sampler_args is None else sampler_args
+    return FoldData(
+        dataset(cfg, fit_table, train=True),
+        dataset(cfg, train_table[in_fold], train=False),
+        sampler_factory(cfg.data.sampler, args, fit_table, cfg.train.seed + fold),
+    )
+
+
+class MaskFiles(Mapping[str, np.ndarray]):
+    """Truth masks by id, read from the prepared mask PNGs on access (uint8 {0,1} at the table's
+    size), so a large out-of-fold set never sits in memory at once."""
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.paths = dict(zip(table["id"], table["mask"], strict=True))
+
+    def __getitem__(self, image_id: str) -> np.ndarray:
+        return read_mask(self.paths[image_id])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+def metadata(table: pd.DataFrame) -> pd.DataFrame:
+    """DICOM metadata the stacker may use: age (years), sex and view position (categorical)."""
+    return pd.DataFrame(
+        {"age": table["PatientAge"].astype(float).to_numpy(),
+         "sex": table["PatientSex"].astype(str).to_numpy(),
+         "view": table["ViewPosition"].astype(str).to_numpy()},
+        index=pd.Index(table["id"], name="id"),
+    )
+
+
+def scaled_areas(areas: list[int], size: int) -> list[int]:
+    """Full-resolution (1024x1024) pixel counts as pixel counts at ``size``."""
+    return [int(round(a * (size / FULL_SIZE) ** 2)) for a in areas]
+
+
+def validation_metric(cfg: PneumothoraxExperiment, size: int) -> Callable[[list[np.ndarray], list[np.ndarray]], float]:
+    """The engine's per-epoch metric at ``size``: mean Dice of the best triplet on the ``post`` grid
+    (so checkpoints are chosen for detection, not for predicting nothing on 78% empty images)."""
+    post = cfg.post
+    areas = scaled_areas(post.min_areas, size)
+
+    def metric(probs: list[np.ndarray], truths: list[np.ndarray]) -> float:
+        return search_triplet(probs, truths, post.top_thresholds, areas, post.bottom_thresholds, "dice").score
+
+    return metric
+
+
+def final_models_dir(cfg: PneumothoraxExperiment) -> Path:
+    """The folder whose ``fold<k>/`` models make the maps (and hold ``maps/``): ``run.out``, or
+    ``run.out/finetune`` with a finetune phase."""
+    out = Path(cfg.run.out)
+    return out / "finetune" if cfg.finetune is not None else out

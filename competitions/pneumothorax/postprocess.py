@@ -1,0 +1,58 @@
+"""Search the SIIM triplet ``(top_threshold, min_area, bottom_threshold)`` on the out-of-fold maps
+by mean Dice: ``python -m competitions.pneumothorax.postprocess --config configs/demo.yaml``.
+
+An image is non-empty only when more than ``min_area`` pixels exceed ``top_threshold``; its mask
+is then ``p > bottom_threshold``. Writes ``<run.out>/post/post.json`` (best triplet, with the
+minimum area both in full-resolution and in map pixels, and the scores) and ``search.csv``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common.io.atomic import atomic_text_writer
+from common.pipeline.cli import stage_arguments
+from common.post.search import search_triplet
+from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
+from competitions.pneumothorax.inputs import scaled_areas
+from competitions.pneumothorax.oof import empty_dice, load_oof, per_image_dice, plane
+
+
+def run(cfg: PneumothoraxExperiment) -> dict[str, Any]:
+    oof = load_oof(cfg)
+    grid = cfg.post
+    areas_px = scaled_areas(grid.min_areas, oof.size)
+    result = search_triplet(oof.probs(), oof.truth_list(), grid.top_thresholds, areas_px,
+                            grid.bottom_thresholds, metric="dice")
+    best = result.best
+    full_area = grid.min_areas[areas_px.index(int(best["min_area"]))]
+    result.table.insert(2, "min_area_full_res", [grid.min_areas[areas_px.index(int(a))] for a in result.table["min_area"]])
+    plain = float(per_image_dice(oof, lambda p: (plane(p) > 0.5).astype(np.uint8)).mean())
+    summary = {
+        "top_threshold": best["top_threshold"], "min_area": int(full_area), "min_area_px": int(best["min_area"]),
+        "bottom_threshold": best["bottom_threshold"], "size": oof.size, "oof_dice": result.score,
+        "oof_dice_threshold_0.5": plain, "all_empty_dice": float(empty_dice(oof).mean()), "n_images": len(oof.ids),
+    }
+    out = Path(cfg.run.out) / "post"
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_text_writer(out / "search.csv") as fh:
+        result.table.to_csv(fh, index=False)
+    with atomic_text_writer(out / "post.json") as fh:
+        json.dump(summary, fh, indent=2)
+    print(f"post: triplet top={summary['top_threshold']} min_area={full_area} (full res; {summary['min_area_px']} px "
+          f"at {oof.size}) bottom={summary['bottom_threshold']} oof_dice={result.score:.4f} "
+          f"(0.5 only: {plain:.4f}, all empty: {summary['all_empty_dice']:.4f})")
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+
+
+if __name__ == "__main__":
+    main()
