@@ -35,14 +35,10 @@ class InputConfig:
     images and masks are downscaled once and kept in memory; crops are taken from them); prediction
     still tiles the full 1918x1280 image and the network runs inside each tile at this scale, so
     maps come out at full size. ``scale`` = 1: crops are read from the full-size files (1st place).
-    ``soft_masks``: at ``scale`` < 1 train on the downscaled masks' area fractions (each pixel's
-    share of car) instead of re-binarizing them at 0.5, so the network can place edges between its
-    pixels; the engine's validation still binarizes at 0.5. ``repeats``: passes over the training
-    images per epoch (each pass draws new random crops), so tiny data sets do not spend most of
-    their time validating and checkpointing."""
+    ``repeats``: passes over the training images per epoch (each pass draws new random crops), so
+    tiny data sets do not spend most of their time validating and checkpointing."""
 
     scale: float = 1.0
-    soft_masks: bool = True
     repeats: int = 1
 
 
@@ -60,8 +56,8 @@ class PostConfig:
 
 @dataclass
 class StackConfig:
-    """Per-image threshold regressor: a GBM on map statistics predicts each image's best threshold.
-    ``enabled`` runs the stage; ``submit`` uses the stacker only when its out-of-fold gain over the
+    """Per-image threshold regressor: a GBM on map statistics predicts each image's best threshold
+    (``gbm.objective`` is always ``regression``). ``enabled`` runs the stage; ``submit`` uses the stacker only when its out-of-fold gain over the
     tuned global threshold is at least ``min_gain`` (smaller gains are noise on a few cars)."""
 
     enabled: bool = False

@@ -35,7 +35,9 @@ def load_oof(cfg: CarvanaExperiment) -> OutOfFold:
     paths = [Path(cfg.run.out) / "maps" / f"oof_fold{k}" for k in folds]
     missing = [str(p) for p in paths if not (p / "index.json").is_file()]
     if missing:
-        raise FileNotFoundError(f"out-of-fold maps missing: {missing}; run competitions.carvana.predict first")
+        raise FileNotFoundError(
+            f"out-of-fold maps missing: {missing}; run competitions.carvana.predict first"
+        )
     return OutOfFold(list(table["id"]), TruthMasks(table), open_maps(paths), table)
 
 
@@ -47,7 +49,9 @@ def test_maps(cfg: CarvanaExperiment) -> MapStore:
     return MapStore(path)
 
 
-def post_mask(prob: np.ndarray, threshold: float, post: Mapping[str, float], cfg: CarvanaExperiment) -> np.ndarray:
+def post_mask(
+    prob: np.ndarray, threshold: float, post: Mapping[str, float], cfg: CarvanaExperiment
+) -> np.ndarray:
     """Binarize a ``[1,H,W]``/``[H,W]`` map at ``threshold``, with the hull fix when ``post`` chose it."""
     plane = prob[0] if prob.ndim == 3 else prob
     if post.get("hull_min_area", 0) > 0:

@@ -9,6 +9,7 @@ Writes ``<run.out>/stack/`` (``stacker.pkl``, ``thresholds.csv``, ``stack.json``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -53,7 +54,8 @@ def run(cfg: CarvanaExperiment) -> dict[str, float | bool]:
     scores = threshold_scores(oof, grid)
     target = best_threshold_from_scores(oof.ids, grid, scores, default_threshold=post["threshold"])
     X = features(oof.ids, oof.maps, oof.table["view"].to_dict())
-    cv = cross_validate(X, target["best_threshold"].to_numpy(), oof.table["fold"].to_numpy(), cfg.stack.gbm,
+    gbm = dataclasses.replace(cfg.stack.gbm, objective="regression")  # a threshold, whatever the YAML says
+    cv = cross_validate(X, target["best_threshold"].to_numpy(), oof.table["fold"].to_numpy(), gbm,
                         groups=oof.table["car"].to_numpy())
     picked = snap(cv.oof, grid)
     rows = np.arange(len(oof.ids))
@@ -82,7 +84,7 @@ def run(cfg: CarvanaExperiment) -> dict[str, float | bool]:
     return summary
 
 
-def test_thresholds(cfg: CarvanaExperiment, ids: Sequence[str], maps: Mapping[str, np.ndarray],
+def stacker_thresholds(cfg: CarvanaExperiment, ids: Sequence[str], maps: Mapping[str, np.ndarray],
                     views: Mapping[str, int]) -> dict[str, float] | None:
     """Per-image thresholds for the test maps when the stacker is enabled and paid out of fold."""
     path = Path(cfg.run.out) / "stack" / "stacker.pkl"

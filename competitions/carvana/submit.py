@@ -3,9 +3,9 @@
 
 Binarizes each 1918x1280 map at the searched threshold (or the stacker's per-image threshold when
 it paid out of fold), applies the hull fix when ``postprocess`` kept it, and writes ``img,rle_mask``
-with row-major RLE, one row per test image (every ``sample_submission.csv`` row), validated then written atomically to
-``<run.out>/submission.csv.gz`` (gzipped). On synthesized data (which ships ``test_solution.csv``)
-the file is scored.
+with row-major RLE, one row per test image (every ``sample_submission.csv`` row), validated, then
+written atomically to ``<run.out>/submission.csv.gz`` (gzipped). On synthesized data (which ships
+``test_solution.csv``) the file is scored.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from common.pipeline.cli import stage_arguments
 from competitions.carvana.config import CarvanaExperiment, load_experiment
 from competitions.carvana.inputs import data_root, load_data
 from competitions.carvana.oof import post_mask, read_post, test_maps
-from competitions.carvana.stack import test_thresholds
+from competitions.carvana.stack import stacker_thresholds
 
 SUBMISSION = "submission.csv.gz"
 
@@ -36,11 +36,12 @@ def run(cfg: CarvanaExperiment) -> tuple[Path, float | None]:
     maps = test_maps(cfg)
     post = read_post(cfg)
     ids = list(test["id"])
-    thresholds = test_thresholds(cfg, ids, maps, test["view"].to_dict())
+    thresholds = stacker_thresholds(cfg, ids, maps, test["view"].to_dict())
     rows = {}
     for image_id in tqdm(ids, desc="encode", unit="img"):
         threshold = thresholds[image_id] if thresholds is not None else post["threshold"]
-        rows[test.at[image_id, "img"]] = rle_encode(post_mask(maps[image_id], threshold, post, cfg), order="C")
+        mask = post_mask(maps[image_id], threshold, post, cfg)
+        rows[test.at[image_id, "img"]] = rle_encode(mask, order="C")
     sample = data_root(cfg) / "sample_submission.csv"
     expected = pd.read_csv(sample, dtype=str)["img"].tolist() if sample.is_file() else list(test["img"])
     path = write_carvana_submission(rows, Path(cfg.run.out) / SUBMISSION, expected_ids=expected)

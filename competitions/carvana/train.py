@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from common.pipeline import selected_folds, train_folds
 from common.pipeline.cli import stage_arguments
+from common.pipeline.kfold import FoldData
 from competitions.carvana.config import CarvanaExperiment, load_experiment
 from competitions.carvana.inputs import TrainSource, fold_data, load_data, train_source, validation_metric
 
@@ -19,7 +20,7 @@ def run(cfg: CarvanaExperiment) -> dict[int, float | None]:
     folds = selected_folds(cfg.run, cfg.data.n_folds)
     source: list[TrainSource] = []  # read (and downscaled) on the first fold that trains
 
-    def make_fold(fold: int):  # noqa: ANN202 - FoldData
+    def make_fold(fold: int) -> FoldData:
         if not source:
             source.append(train_source(cfg, data.train))
         return fold_data(cfg, data.train, source[0], fold)
