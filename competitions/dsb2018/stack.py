@@ -103,6 +103,10 @@ def _tune(rows: pd.DataFrame, pred: np.ndarray, iou: np.ndarray, n_true: pd.Seri
     """Split threshold first (never splitting is the baseline), then the keep threshold."""
     index = _Rows.of(rows)
     ids = rows["image_id"].to_numpy()
+    if len(rows) == 0:  # nothing predicted: both decisions are no-ops
+        score = matched_ap_metric(iou, ids, n_true)(np.zeros(0, dtype=bool))
+        return (Decision("split", np.inf, score, score, pd.DataFrame()),
+                Decision("instance_keep", -np.inf, score, score, pd.DataFrame()))
     gain = index.split_gain(pred)
     finite = gain[gain > _NEVER]
     metric = split_ap_metric(iou[index.whole], ids[index.whole], iou[index.part], index.part_parent, n_true)
@@ -155,13 +159,20 @@ def run(cfg: DsbExperiment) -> dict[str, float | bool]:
     iou = np.concatenate([matched_iou(items[i], oof.truths[i]) for i in oof.ids])
     n_true = pd.Series({i: len(np.unique(oof.truths[i])) - 1 for i in oof.ids})
     folds = rows["image_id"].map(oof.fold_of()).to_numpy()
+    out = stack_dir(cfg)
+    if len(np.unique(folds)) < 2:
+        baseline = matched_ap_metric(iou, rows["image_id"].to_numpy(), n_true)(np.ones(len(rows), dtype=bool))
+        print(f"stack: skipped, out-of-fold instances in {len(np.unique(folds))} fold(s) only (needs 2)")
+        (out / "stacker.pkl").unlink(missing_ok=True)
+        return _write_summary(out, {"oof_score_without_stacker": baseline, "oof_score_split": baseline,
+                                    "oof_score_with_stacker": baseline, "oof_score_cross_fitted": baseline,
+                                    "gain": 0.0, "n_rows": len(rows), "used": False})
     gbm = dataclasses.replace(cfg.stack.gbm, objective="regression")
     cv = cross_validate(rows[feature_columns(rows)], iou, folds, gbm, groups=rows["image_id"].to_numpy())
     split, keep = _tune(rows, cv.oof, iou, n_true)
     crossfit = _cross_fitted(rows, cv.oof, iou, n_true, folds)
     baseline = split.baseline
     used = bool(keep.score > baseline + 1e-9 and crossfit > baseline + 1e-9)
-    out = stack_dir(cfg)
     cv.stacker.decisions.update(split=split.threshold, keep=keep.threshold)
     cv.stacker.meta.update(used=used, baseline=baseline, tuned=keep.score, cross_fitted=crossfit)
     save_stacker(cv.stacker, out / "stacker.pkl")
@@ -175,11 +186,17 @@ def run(cfg: DsbExperiment) -> dict[str, float | bool]:
                "gain": keep.score - baseline, "split_threshold": split.threshold,
                "keep_threshold": keep.threshold, "n_rows": len(rows), "n_parts": int((rows["kind"] == "part").sum()),
                "used": bool(used)}
-    with atomic_text_writer(out / "stack.json") as fh:
-        json.dump(summary, fh, indent=2)
+    _write_summary(out, summary)
     print(f"stack: oof without={baseline:.4f} split={split.score:.4f} with={keep.score:.4f} "
           f"cross-fitted={crossfit:.4f} gain={keep.score - baseline:+.4f} "
           f"({'used' if used else 'not used: no cross-fitted gain'})")
+    return summary
+
+
+def _write_summary(out: Path, summary: dict[str, float | bool]) -> dict[str, float | bool]:
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_text_writer(out / "stack.json") as fh:
+        json.dump(summary, fh, indent=2)
     return summary
 
 

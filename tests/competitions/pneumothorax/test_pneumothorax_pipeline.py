@@ -27,7 +27,7 @@ TINY = [
     "source.synth_train=24", "source.synth_test=4", "source.synth_seed=3", "prepare.size=64",
     "data.crop_size=null", "model.encoder=tu-test_resnet", "model.decoder_channels=[16,16,8,8,8]",
     "train.epochs=1", "train.batch_size=2", "train.scheduler.warmup_epochs=0", "train.progress=false",
-    "train.top_k=2", "predict.batch_size=8",
+    "train.top_k=2", "predict.batch_size=8", "data.sampler_args={rate: 0.5}",
 ]
 
 
@@ -193,10 +193,13 @@ def test_every_config_loads_and_builds_its_augmentation(path: Path) -> None:
         assert rates == [0.8, 0.6, 0.4]
 
 
-def test_prepare_cli_prepares_every_phase_size(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    args = ["--config", str(DEMO), f"run.out={tmp_path}", *TINY[:4], "finetune.size=32"]
+def test_prepare_cli_prepares_every_phase_size(tiny_run: tuple, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    data = Path(tiny_run[0].run.out) / "data"
+    args = ["--config", str(DEMO), f"run.out={tmp_path}", f"source.root={data}", "prepare.size=48",
+            "finetune.size=32"]
     prepare.main(args)
-    assert (tmp_path / "prepared" / "64" / "metadata.csv").is_file()
+    assert (tmp_path / "prepared" / "48" / "metadata.csv").is_file()
     assert (tmp_path / "prepared" / "32" / "metadata.csv").is_file()
     prepare.main(args)
     assert "0 image(s) converted, 28 cached" in capsys.readouterr().out
