@@ -34,7 +34,9 @@ class ModelConfig:
     - ``nonempty_head``: image-level "contains foreground" logit from the deepest encoder features.
     - ``deep_supervision``: one side-output logit map per decoder stage (``"aux"``).
     - ``decoder_channels``: decoder widths (arch default when ``None``); archs whose smp
-      constructor takes one integer (fpn, deeplab*, pan, upernet, pspnet) need a single value.
+      constructor takes one integer (deeplab*, pan, upernet) need a single value; FPN and PSPNet have none
+      (set ``arch_kwargs: {decoder_pyramid_channels: 64, decoder_segmentation_channels: 32}``;
+      the latter must be a multiple of 32, its GroupNorm's group count).
     - ``decoder_upsample``: ``nearest``/``bilinear``/... for archs with a ``decoder_interpolation``
       option; ``transposed``/``bilinear``/``nearest`` for ``linknet_concat``.
     - ``pad_to``: inputs are padded to a multiple of this (``None``: the encoder's output stride).

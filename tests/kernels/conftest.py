@@ -20,7 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 OWNER = "tester"
 TINY = [
     "source.synth_train=16", "source.synth_test=6", "data.n_folds=2", "data.cache=false",
-    "model.encoder=tu-test_resnet", "model.decoder_channels=[16,16,8,8,8]", "stack.enabled=true",
+    "model.encoder=tu-test_resnet", "model.arch_kwargs={decoder_pyramid_channels: 16, decoder_segmentation_channels: 32}",
+    "stack.enabled=true",
 ]
 
 

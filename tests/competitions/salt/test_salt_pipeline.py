@@ -13,7 +13,7 @@ from competitions.salt.config import load_experiment
 
 TINY = [
     "source.synth_train=24", "source.synth_test=6", "data.n_folds=2", "data.num_workers=0",
-    "model.encoder=tu-test_resnet", "model.decoder_channels=[16,16,8,8,8]",
+    "model.encoder=tu-test_resnet", "model.arch_kwargs={decoder_pyramid_channels: 16, decoder_segmentation_channels: 32}",
     "train.epochs=2", "train.batch_size=8", "train.progress=false",
     "train.loss_schedule=[{start_epoch: 0, loss: bce}, {start_epoch: 1, loss: {bce: 0.1, lovasz_hinge: 0.9}}]",
     "predict.batch_size=8", "post.thresholds=[0.4,0.5]", "post.min_areas=[0,10]",
