@@ -43,6 +43,18 @@ def fold_dirs(run_dir: str | Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def saved_config(run_dir: str | Path) -> Path:
+    """The experiment config the engine saved in the run's first ``fold<k>/config.yaml`` (so a
+    moved run folder can be reloaded); raises ``FileNotFoundError`` naming the folder when none."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run folder not found: {run_dir}")
+    saved = [d / "config.yaml" for d in fold_dirs(run_dir) if (d / "config.yaml").is_file()]
+    if not saved:
+        raise FileNotFoundError(f"{run_dir}: no fold<k>/config.yaml (written when training starts)")
+    return saved[0]
+
+
 def read_json(path: Path) -> dict[str, Any] | None:
     """A JSON object, ``None`` when the file is missing; raises ``ValueError`` naming a bad file."""
     if not path.is_file():

@@ -8,7 +8,6 @@ its chosen post-processing (``post/post.json``: threshold and minimum component 
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,8 +15,8 @@ import numpy as np
 
 from common.metrics import tgs_scores
 from common.report.gallery import GalleryItem, worst_items
-from common.report.html import write_run_report
-from common.report.run_files import fold_dirs
+from common.report.gallery_cli import gallery_report_main
+from common.report.run_files import saved_config
 from competitions.salt.config import SaltExperiment, load_experiment
 from competitions.salt.data import load_image
 from competitions.salt.oof import load_oof, post_mask, read_post
@@ -26,13 +25,7 @@ from competitions.salt.oof import load_oof, post_mask, read_post
 def run_config(run_dir: str | Path) -> SaltExperiment:
     """The experiment of a run folder, from the config the engine saved in ``fold<k>/config.yaml``,
     with ``run.out`` pointing at ``run_dir`` (so a moved run folder still finds its maps and data)."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"run folder not found: {run_dir}")
-    saved = [d / "config.yaml" for d in fold_dirs(run_dir) if (d / "config.yaml").is_file()]
-    if not saved:
-        raise FileNotFoundError(f"{run_dir}: no fold<k>/config.yaml (written when training starts)")
-    return load_experiment(str(saved[0]), [f"run.out={run_dir}"])
+    return load_experiment(str(saved_config(run_dir)), [f"run.out={run_dir}"])
 
 
 def gallery_items(run_dir: str | Path, k: int = 12) -> list[GalleryItem]:
@@ -55,12 +48,7 @@ def gallery_items(run_dir: str | Path, k: int = 12) -> list[GalleryItem]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write a TGS Salt run's HTML report with its worst-prediction gallery.")
-    parser.add_argument("run_dir", help="the pipeline's run folder (run.out)")
-    parser.add_argument("--k", type=int, default=12, help="gallery size")
-    args = parser.parse_args(argv)
-    path = write_run_report(args.run_dir, gallery_items(args.run_dir, args.k), title=f"TGS Salt: {Path(args.run_dir).name}")
-    print(f"wrote {path}")
+    gallery_report_main(argv, "TGS Salt", gallery_items)
 
 
 if __name__ == "__main__":
