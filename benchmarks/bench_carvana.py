@@ -3,8 +3,9 @@
 Setup: one synthetic car (16 views, 1918x1280 JPEG) in a temporary folder; the network, scale,
 tiling and TTA of ``competitions/carvana/configs/demo.yaml`` (U-Net with a ``tu-test_resnet``
 encoder at 1/8 scale inside 1536-pixel tiles with 256 overlap, horizontal-flip TTA) with random
-weights (timing does not depend on them); one torch thread; 8 images through the prediction stage's
-own path (``predict_to_store`` writing uint8 maps), then binarization and row-major RLE.
+weights (timing does not depend on them); one torch thread; 8 images through the per-batch path the
+prediction stage shares (``predict_batch``, here driven by ``predict_to_store`` writing uint8 maps;
+``predict`` drives it through the sharded ``predict_folds``), then binarization and row-major RLE.
 
 1. Throughput (images/s) of the whole path. Baseline: the network alone (with its flip TTA) on
    the same images already downscaled to 240x160, no tiling and no full-size work, so the ratio is
