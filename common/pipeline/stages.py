@@ -1,8 +1,10 @@
-"""Wall-time bookkeeping for a pipeline's stages, saved as ``timings.json`` in the run folder."""
+"""Time bookkeeping for a pipeline's stages: wall seconds (saved as ``timings.json`` in the run folder)
+and CPU seconds (user + system, of this process and its finished children) per stage."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,21 +13,30 @@ from pathlib import Path
 from common.io.atomic import atomic_text_writer
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 class StageTimer:
-    """``with timer.stage("train"): ...`` records each stage's seconds; :meth:`save` writes them."""
+    """``with timer.stage("train"): ...`` records each stage's wall ``seconds`` and ``cpu`` seconds;
+    :meth:`save` writes the wall seconds."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else None
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self._start = time.perf_counter()
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), cpu_seconds()
         try:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            self.cpu[name] = self.cpu.get(name, 0.0) + cpu_seconds() - cpu_start
             self.save()
 
     @property

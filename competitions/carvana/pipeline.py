@@ -10,7 +10,6 @@ and the wall and CPU (user+sys) seconds of each stage) for the demo scoreboard.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -28,30 +27,14 @@ from competitions.carvana.inputs import data_root
 T = TypeVar("T")
 
 
-def _cpu_seconds() -> float:
-    """User + system CPU seconds of this process and its finished children."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
-
-class _Stages:
-    """Runs stages under a :class:`StageTimer` (wall seconds) and records their CPU seconds too."""
-
-    def __init__(self, out: Path) -> None:
-        self.timer = StageTimer(out / "timings.json")
-        self.cpu: dict[str, float] = {}
-
-    def __call__(self, name: str, action: Callable[[], T]) -> T:
-        start = _cpu_seconds()
-        with self.timer.stage(name):
-            result = action()
-        self.cpu[name] = self.cpu.get(name, 0.0) + _cpu_seconds() - start
-        return result
-
-
 def run(cfg: CarvanaExperiment) -> float:
     out = Path(cfg.run.out)
-    stage = _Stages(out)
+    timer = StageTimer(out / "timings.json")
+
+    def stage(name: str, action: Callable[[], T]) -> T:
+        with timer.stage(name):
+            return action()
+
     stage("data", lambda: data_root(cfg))
     if cfg.ensemble.members:
         stage("ensemble", lambda: ensemble.run(cfg))
@@ -77,14 +60,13 @@ def run(cfg: CarvanaExperiment) -> float:
     _, test_dice = stage("submit", lambda: submit.run(cfg))
     if test_dice is not None:
         summary["test_dice_synthetic"] = test_dice
-    timer = stage.timer
-    summary.update(cv_score=cv, timings=timer.seconds, cpu_seconds=stage.cpu, total_seconds=timer.total,
-                   total_cpu_seconds=sum(stage.cpu.values()), torch_threads=torch.get_num_threads())
+    summary.update(cv_score=cv, timings=timer.seconds, cpu_seconds=timer.cpu, total_seconds=timer.total,
+                   total_cpu_seconds=sum(timer.cpu.values()), torch_threads=torch.get_num_threads())
     with atomic_text_writer(out / "summary.json") as fh:
         json.dump(summary, fh, indent=2)
     print(f"stages (wall): {timer.summary()}")
-    print("stages (cpu):  " + " ".join(f"{k}={v:.0f}s" for k, v in stage.cpu.items())
-          + f" total={sum(stage.cpu.values()):.0f}s")
+    print("stages (cpu):  " + " ".join(f"{k}={v:.0f}s" for k, v in timer.cpu.items())
+          + f" total={sum(timer.cpu.values()):.0f}s")
     print(f"cv_score={cv:.6f}")
     return cv
 

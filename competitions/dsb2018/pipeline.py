@@ -9,9 +9,7 @@ watershed) on the same images, and ends with ``cv_score=<value>``; writes ``<run
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,17 +35,7 @@ def baseline_score(cfg: DsbExperiment) -> float:
 def run(cfg: DsbExperiment) -> float:
     out = Path(cfg.run.out)
     timer = StageTimer(out / "timings.json")
-    cpu: dict[str, float] = {}
-
-    @contextmanager
-    def stage(name: str) -> Iterator[None]:
-        start = time.process_time()
-        with timer.stage(name):
-            try:
-                yield
-            finally:
-                cpu[name] = cpu.get(name, 0.0) + time.process_time() - start
-
+    stage, cpu = timer.stage, timer.cpu
     with stage("train"):
         train.run(cfg)
     if env_world()[0] != 0:  # under torchrun the other ranks only help training
