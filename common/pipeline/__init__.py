@@ -3,6 +3,7 @@ with TTA and checkpoint ensembling (sharded across torchrun ranks, resumable), t
 Competitions call these from their scripts."""
 
 from common.pipeline.config import PredictConfig, RunConfig
+from common.pipeline.fold_workers import run_fold_workers
 from common.pipeline.kfold import fold_dir, selected_folds, train_folds
 from common.pipeline.predict import (
     FoldMaps,
@@ -27,6 +28,7 @@ __all__ = [
     "predict_folds",
     "predict_sharded",
     "predict_to_store",
+    "run_fold_workers",
     "selected_folds",
     "train_folds",
 ]

@@ -16,10 +16,13 @@ class RunConfig:
 
     ``out``: the run folder (fold checkpoints in ``fold<k>/``, maps, submission, reports).
     ``folds``: the folds to train/predict; ``None`` means all ``data.n_folds`` folds.
+    ``fold_workers``: train this many folds at once, each in its own process with an equal share
+    of the CPU threads (see ``common/pipeline/fold_workers.py``); 1 trains them one by one here.
     """
 
     out: str = "runs/experiment"
     folds: list[int] | None = None
+    fold_workers: int = 1
 
 
 @dataclass

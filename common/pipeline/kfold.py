@@ -22,6 +22,7 @@ from common.models import ModelConfig, build_model
 from common.pipeline.config import RunConfig
 from common.train import TrainConfig, fit
 from common.train.distributed import env_world
+from common.train.rng import seed_everything
 
 
 @dataclass
@@ -75,6 +76,7 @@ def train_folds(
                 print(f"fold {fold}: resuming from {folder / 'last.pt'}")
         cfg = dataclasses.replace(cfg, seed=train_cfg.seed + fold)
         data = make_fold(fold)
+        seed_everything(cfg.seed)  # the initial weights depend on the fold's seed only, not on what ran before
         model = build(model_cfg)
         result = fit(model, None, data.train, data.val, cfg, folder, metric_fn=metric_fn,
                      sampler=data.sampler, run_config=run_config)

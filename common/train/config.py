@@ -86,6 +86,7 @@ class TrainConfig:
     ema: float = 0.0
     ema_warmup_steps: int = 9
     early_stopping: int = 0
+    validate_from_epoch: int = 0
     top_k: int = 1
     snapshots: int = 0
     seed: int = 42
@@ -112,6 +113,7 @@ class TrainConfig:
         _check(0 <= self.ema < 1, "ema", self.ema, "in [0, 1) (0 = off)")
         _check(self.ema_warmup_steps >= 0, "ema_warmup_steps", self.ema_warmup_steps, ">= 0")
         _check(self.early_stopping >= 0, "early_stopping", self.early_stopping, ">= 0 (0 = off)")
+        _check(self.validate_from_epoch >= 0, "validate_from_epoch", self.validate_from_epoch, ">= 0")
         _check(self.top_k >= 1, "top_k", self.top_k, ">= 1")
         _check(self.snapshots >= 0, "snapshots", self.snapshots, ">= 0 (0 = off)")
         _check(self.num_workers >= 0, "num_workers", self.num_workers, ">= 0")

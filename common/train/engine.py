@@ -279,14 +279,14 @@ class Trainer:
         record["step"] = step
         record.update(train)
         record["time_train"] = time.perf_counter() - tic
-        if self.val_loader is not None:
+        if self.val_loader is not None and self._validates(epoch):
             tic = time.perf_counter()
             record.update(self._validate(self.model, criterion, ""))
             if self.ema is not None:
                 record.update(self._validate(self.ema.module, criterion, "_ema"))
             self.model.train()
             record["time_val"] = time.perf_counter() - tic
-        value = float(record[self.monitor])
+        value = float(record[self.monitor]) if self.monitor in record else None
         self.scheduler.end_epoch(value, self.selector.higher_is_better)
         best_model = self.ema.module if self.ema is not None else self.model
 
@@ -294,7 +294,9 @@ class Trainer:
             save_checkpoint(path, best_model, config=self.run_config, epoch=epoch, metric=value,
                             metric_name=self.monitor)  # fmt: skip
 
-        improved = self.selector.update(epoch, value, save, self.scheduler.cycle_ended(epoch))
+        improved = False  # an epoch left unvalidated neither saves checkpoints nor counts for early stopping
+        if value is not None:
+            improved = self.selector.update(epoch, value, save, self.scheduler.cycle_ended(epoch))
         history.append(record)
         self._save_state(epoch, step, history)
         self.logger.log_epoch(history)
@@ -303,6 +305,12 @@ class Trainer:
             text = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items())
             tqdm.write(f"epoch {epoch}: {text}{' *' if improved else ''}")
         return step
+
+    def _validates(self, epoch: int) -> bool:
+        """Validate from ``validate_from_epoch`` on, and always on the last epoch and at cycle ends
+        (snapshot checkpoints need a value)."""
+        cfg = self.cfg
+        return epoch >= cfg.validate_from_epoch or epoch == cfg.epochs - 1 or self.scheduler.cycle_ended(epoch)
 
     def _start_epoch(self, epoch: int) -> None:
         """Tell the sampler the epoch, reseed the loader and dataset for it, (un)freeze the encoder."""

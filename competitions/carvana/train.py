@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from common.pipeline import selected_folds, train_folds
+from common.pipeline import run_fold_workers, selected_folds, train_folds
 from common.pipeline.cli import stage_arguments
 from common.pipeline.kfold import FoldData
 from competitions.carvana.config import CarvanaExperiment, load_experiment
@@ -16,8 +16,9 @@ from competitions.carvana.inputs import TrainSource, fold_data, load_data, train
 
 
 def run(cfg: CarvanaExperiment) -> dict[int, float | None]:
-    data = load_data(cfg)
+    data = load_data(cfg)  # synthesized data and folds.csv exist before any fold worker starts
     folds = selected_folds(cfg.run, cfg.data.n_folds)
+    run_fold_workers(__spec__.name, cfg, folds)
     source: list[TrainSource] = []  # read (and downscaled) on the first fold that trains
 
     def make_fold(fold: int) -> FoldData:

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from common.pipeline import selected_folds, train_folds
+from common.pipeline import run_fold_workers, selected_folds, train_folds
 from common.pipeline.cli import stage_arguments
 from competitions.dsb2018.config import DsbExperiment, load_experiment
 from competitions.dsb2018.inputs import fold_data, load_labelled, validation_metric
 
 
 def run(cfg: DsbExperiment) -> dict[int, float | None]:
-    data = load_labelled(cfg)
+    data = load_labelled(cfg)  # folds.csv exists before any fold worker starts
     folds = selected_folds(cfg.run, cfg.data.n_folds)
+    run_fold_workers(__spec__.name, cfg, folds)
     return train_folds(folds, cfg.run.out, lambda k: fold_data(cfg, data, k), cfg.model, cfg.train,
                        validation_metric(cfg.post.instance), run_config=cfg)
 

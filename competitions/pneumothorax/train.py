@@ -14,7 +14,7 @@ from pathlib import Path
 from torch import nn
 
 from common.models import ModelConfig, build_model, load_weights
-from common.pipeline import fold_dir, selected_folds, train_folds
+from common.pipeline import fold_dir, run_fold_workers, selected_folds, train_folds
 from common.pipeline.cli import stage_arguments
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
 from competitions.pneumothorax.inputs import final_models_dir, fold_data, load_tables, validation_metric
@@ -37,7 +37,10 @@ def run(cfg: PneumothoraxExperiment) -> dict[str, dict[int, float | None]]:
     """Train every selected fold (both phases); returns ``{phase: {fold: best validation Dice}}``."""
     folds = selected_folds(cfg.run, cfg.data.n_folds)
     size = cfg.prepare.size
-    tables = load_tables(cfg, size)
+    tables = load_tables(cfg, size)  # prepared PNGs and folds.csv exist before any fold worker starts
+    if cfg.finetune is not None:
+        load_tables(cfg, cfg.finetune.size)
+    run_fold_workers(__spec__.name, cfg, folds)
     results = {"main": train_folds(folds, cfg.run.out, lambda k: fold_data(cfg, tables.train, k), cfg.model,
                                    cfg.train, validation_metric(cfg, size), run_config=cfg)}
     if cfg.finetune is None:

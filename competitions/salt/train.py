@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from common.pipeline import selected_folds, train_folds
+from common.pipeline import run_fold_workers, selected_folds, train_folds
 from common.pipeline.cli import stage_arguments
 from competitions.salt.config import SaltExperiment, load_experiment
 from competitions.salt.inputs import fold_data, load_data, validation_metric
 
 
 def run(cfg: SaltExperiment) -> dict[int, float | None]:
-    data = load_data(cfg)
+    data = load_data(cfg)  # synthesized data and folds.csv exist before any fold worker starts
     folds = selected_folds(cfg.run, cfg.data.n_folds)
+    run_fold_workers(__spec__.name, cfg, folds)
     return train_folds(folds, cfg.run.out, lambda k: fold_data(cfg, data.train, k), cfg.model, cfg.train,
                        validation_metric, run_config=cfg)
 

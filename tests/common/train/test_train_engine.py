@@ -206,6 +206,26 @@ def test_early_stopping_top_k_and_snapshots(tmp_path):
     assert [e["cycle"] for e in listed] == [1, 2]
 
 
+def test_validation_starts_at_validate_from_epoch_and_only_validated_epochs_are_kept(tmp_path):
+    scores = iter([0.9, 0.1, 0.2])  # epochs 2, 3, 4 (4 is the last)
+    cfg = toy_config(epochs=5, validate_from_epoch=2, top_k=2, plot_curves=True)
+    _, result = _fit(tmp_path, cfg, metric=lambda probs, truths: next(scores))
+    validated = [r["epoch"] for r in result.history if "val_metric" in r]
+    assert validated == [2, 3, 4]
+    assert result.best_metric == 0.9
+    assert [p.name for p in result.top_k] == ["epoch_002.pt", "epoch_004.pt"]
+    assert json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])["epoch"] == 0
+    assert (tmp_path / "run" / "learning_curves.png").is_file()
+
+
+def test_cycle_ends_and_the_last_epoch_are_validated_before_validate_from_epoch(tmp_path):
+    sched = SchedulerConfig(name="cosine_restarts", cycle_epochs=2)
+    cfg = toy_config(epochs=3, validate_from_epoch=10, snapshots=1, scheduler=sched)
+    _, result = _fit(tmp_path, cfg)
+    assert [r["epoch"] for r in result.history if "val_metric" in r] == [1, 2]
+    assert [p.name for p in result.snapshots] == ["cycle_01_epoch_001.pt"]
+
+
 def test_ema_is_validated_and_selected(tmp_path):
     _, result = _fit(tmp_path, toy_config(epochs=2, ema=0.5))
     assert result.monitor == "val_metric_ema"
