@@ -156,6 +156,9 @@ def run_fold_workers(train_module: str, experiment: Any, folds: Sequence[int]) -
                 if code != 0:
                     raise RuntimeError(f"fold {worker.fold}: worker exited with code {code}; log {worker.log}:\n"
                                        f"{_log_tail(worker.log)}")
+                # the worker saved its one-fold share; the fold's config records the whole experiment,
+                # so reports and later stages reload the run as this process runs it
+                save_config(experiment, out / f"fold{worker.fold}" / "config.yaml")
                 print(f"fold {worker.fold}: worker finished", flush=True)
     finally:
         for worker in running:

@@ -46,10 +46,12 @@ def test_workers_train_every_fold_exactly_as_one_thread_in_process(salt_root: Pa
         assert (tmp_path / "workers" / "fold_workers" / f"fold{fold}.log").is_file()
         done = json.loads((tmp_path / "workers" / f"fold{fold}" / "done.json").read_text())
         assert in_workers[fold] == done["best_metric"]
+        saved = load_experiment(str(tmp_path / "workers" / f"fold{fold}" / "config.yaml"))
+        assert saved.run.folds is None and saved.run.fold_workers == 2  # the experiment, not the worker's share
 
     torch.set_num_threads(1)
     try:
-        in_process = train.run(_experiment(salt_root, tmp_path / "in_process"))
+        in_process = train.run(_experiment(salt_root, tmp_path / "in_process", "run.fold_workers=1"))
     finally:
         torch.set_num_threads(threads)
     assert in_workers == in_process
