@@ -1,8 +1,8 @@
 """Train folds side by side in separate processes (``run.fold_workers: N``), for CPUs and single GPUs.
 
 A small network on a few CPU cores uses its threads poorly: on 2 cores, two single-threaded folds
-at once train about 1.35x faster (1.7x with ``train.channels_last``) than one fold on both threads
-(``python -m benchmarks.bench_fold_workers``). Each worker is a fresh interpreter running the
+at once train 1.3-1.65x more images per second (1.8-2.0x with ``train.channels_last``) than one fold
+on both threads (``python -m benchmarks.bench_fold_workers``). Each worker is a fresh interpreter running the
 competition's own train stage (``python -m <train module> --config <saved config> run.folds=[k]``),
 so nothing is forked from a process whose OpenMP pool is live (that hangs), and every worker is
 exactly what a user could run by hand. ``OMP_NUM_THREADS`` is this process's thread count split
@@ -158,7 +158,7 @@ def run_fold_workers(train_module: str, experiment: Any, folds: Sequence[int]) -
                                        f"{_log_tail(worker.log)}")
                 # the worker saved its one-fold share; the fold's config records the whole experiment,
                 # so reports and later stages reload the run as this process runs it
-                save_config(experiment, out / f"fold{worker.fold}" / "config.yaml")
+                save_config(experiment, fold_dir(out, worker.fold) / "config.yaml")
                 print(f"fold {worker.fold}: worker finished", flush=True)
     finally:
         for worker in running:
