@@ -16,12 +16,15 @@ from common.train import TrainConfig
 @dataclass
 class SourceConfig:
     """Where the Kaggle-layout data is. ``root: null`` means ``<run.out>/data``, synthesized there
-    (``synth_*`` settings) when missing, which is what the demo does."""
+    (``synth_*`` settings) when missing, which is what the demo does. ``pseudo_labels``: a
+    ``labels.csv`` written by ``competitions.salt.pseudo``, whose test images join every fold's
+    training set."""
 
     root: str | None = None
     synth_train: int = 400
     synth_test: int = 100
     synth_seed: int = 0
+    pseudo_labels: str | None = None
 
 
 @dataclass
@@ -30,6 +33,17 @@ class PostConfig:
 
     thresholds: list[float] = field(default_factory=lambda: [round(0.3 + 0.05 * i, 2) for i in range(9)])
     min_areas: list[int] = field(default_factory=lambda: [0, 10, 20, 40, 80])
+
+
+@dataclass
+class PseudoConfig:
+    """Which test maps become pseudo-labels: at least ``min_share`` of the pixels below ``low`` or
+    above ``high`` (Lovasz-trained maps are soft, hence 0.2/0.8), at most ``max_count`` images."""
+
+    low: float = 0.2
+    high: float = 0.8
+    min_share: float = 0.95
+    max_count: int | None = None
 
 
 @dataclass
@@ -50,6 +64,7 @@ class SaltExperiment:
     predict: PredictConfig = field(default_factory=PredictConfig)
     post: PostConfig = field(default_factory=PostConfig)
     stack: StackConfig = field(default_factory=StackConfig)
+    pseudo: PseudoConfig = field(default_factory=PseudoConfig)
 
 
 def load_experiment(path: str | None, overrides: Sequence[str] = ()) -> SaltExperiment:

@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 
 from common.data import SegmentationDataset, load_or_make_folds
+from common.io.csv_readers import one_rle_per_id, read_rle_table
+from common.io.rle import parse_rle
 from common.metrics import tgs_scores
 from common.pipeline.kfold import FoldData
 from competitions.salt.config import SaltExperiment
-from competitions.salt.data import SaltData, load_mask, read_salt
+from competitions.salt.data import IMAGE_SHAPE, SaltData, load_mask, read_salt
 from competitions.salt.synth import write_dataset
 
 DEPTH_SCALE = 1000.0  # depths (z, in feet) are divided by this before entering the model
@@ -60,9 +62,34 @@ def dataset(cfg: SaltExperiment, table: pd.DataFrame, train: bool, with_masks: b
     )
 
 
-def fold_data(cfg: SaltExperiment, train_table: pd.DataFrame, fold: int) -> FoldData:
+def pseudo_table(cfg: SaltExperiment, test: pd.DataFrame) -> pd.DataFrame | None:
+    """The test rows named by ``source.pseudo_labels`` with their pseudo masks (None when unset).
+
+    An id that is not a test id of the data folder, a duplicate id or a malformed RLE stops with an
+    error naming the file and line.
+    """
+    if cfg.source.pseudo_labels is None:
+        return None
+    labels = read_rle_table(Path(cfg.source.pseudo_labels).expanduser(), "id", "rle_mask")
+    rles = one_rle_per_id(labels)
+    known = set(test["id"])
+    for i, (image_id, rle) in enumerate(zip(labels.ids, labels.rles)):
+        if image_id not in known:
+            raise ValueError(f"{labels.where(i)}: not a test id of {data_root(cfg)}")
+        try:
+            parse_rle(rle, IMAGE_SHAPE[0] * IMAGE_SHAPE[1])
+        except ValueError as err:
+            raise ValueError(f"{labels.where(i)}: malformed RLE: {err}") from None
+    rows = test[test["id"].isin(rles)].copy()
+    rows["rle_mask"] = rows["id"].map(rles)
+    return rows
+
+
+def fold_data(cfg: SaltExperiment, train_table: pd.DataFrame, fold: int, pseudo: pd.DataFrame | None = None) -> FoldData:
+    """Fold ``fold`` validates; the other folds, plus the pseudo-labelled test rows, train."""
     in_fold = train_table["fold"] == fold
-    return FoldData(dataset(cfg, train_table[~in_fold], train=True), dataset(cfg, train_table[in_fold], train=False))
+    training = train_table[~in_fold] if pseudo is None else pd.concat([train_table[~in_fold], pseudo])
+    return FoldData(dataset(cfg, training, train=True), dataset(cfg, train_table[in_fold], train=False))
 
 
 def truth_masks(table: pd.DataFrame) -> dict[str, np.ndarray]:

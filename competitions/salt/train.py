@@ -10,14 +10,15 @@ from collections.abc import Sequence
 from common.pipeline import run_fold_workers, selected_folds, train_folds
 from common.pipeline.cli import stage_arguments
 from competitions.salt.config import SaltExperiment, load_experiment
-from competitions.salt.inputs import fold_data, load_data, validation_metric
+from competitions.salt.inputs import fold_data, load_data, pseudo_table, validation_metric
 
 
 def run(cfg: SaltExperiment) -> dict[int, float | None]:
     data = load_data(cfg)  # synthesized data and folds.csv exist before any fold worker starts
+    pseudo = pseudo_table(cfg, data.test)
     folds = selected_folds(cfg.run, cfg.data.n_folds)
     run_fold_workers(__spec__.name, cfg, folds)
-    return train_folds(folds, cfg.run.out, lambda k: fold_data(cfg, data.train, k), cfg.model, cfg.train,
+    return train_folds(folds, cfg.run.out, lambda k: fold_data(cfg, data.train, k, pseudo), cfg.model, cfg.train,
                        validation_metric, run_config=cfg)
 
 
