@@ -22,7 +22,7 @@ from common.report.run_files import read_json
 
 _LABELS = {"oof_threshold_0.5": "OOF @0.5", "oof_post": "OOF post", "oof_stack": "OOF +stacker",
            "stack_gain": "stacker gain", "stack_used": "stacker used", "cv_score": "CV", "total_s": "total",
-           "wall_s": "wall", "target_s": "target"}  # fmt: skip
+           "wall_s": "wall", "target_s": "target", "baseline_name": "anchor"}  # fmt: skip
 _EXTRA = ("status", "wall_s", "target_s")
 
 
@@ -76,6 +76,15 @@ def scoreboard_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(list(rows), columns=head + scores + times + rest)
 
 
+def _label(key: str) -> str:
+    """Column header: a fixed label, else ``OOF <rest>`` for scores and the stage name for times."""
+    if key in _LABELS:
+        return _LABELS[key]
+    if key.startswith("oof_"):
+        return "OOF " + key.removeprefix("oof_").replace("_", " ")
+    return key.removeprefix("time_").replace("_", " ")
+
+
 def _duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.0f}s"
@@ -125,7 +134,7 @@ def format_scoreboard(table: pd.DataFrame, markdown: bool = False) -> str:
     for title, cols in (("scores", score_cols + extras), ("wall time", time_cols)):
         if not cols:
             continue
-        header = [name] + [_LABELS.get(c, c.removeprefix("time_").replace("_", " ")) for c in cols]
+        header = [name] + [_label(c) for c in cols]
         rows = [[str(r[name])] + [_cell(c, r[c]) for c in cols] for _, r in table.iterrows()]
         if title == "wall time" and "target_s" in cols:
             header.append("budget")

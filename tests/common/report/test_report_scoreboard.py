@@ -39,7 +39,7 @@ def test_table_has_scores_baseline_and_times_per_competition(tmp_path: Path, fak
 def test_text_and_markdown_views_flag_runs_over_their_target(tmp_path: Path, fake_run) -> None:
     rows = read_summaries(_runs(tmp_path, fake_run))
     rows[0].update(status="ok", wall_s=290.0, target_s=300.0)
-    rows[1].update(status="ok", wall_s=800.0, target_s=720.0)
+    rows[1].update(status="ok", wall_s=800.0, target_s=720.0, oof_stack_cross_fitted=0.73)
     table = scoreboard_table(rows)
     text = format_scoreboard(table)
     assert text.startswith("scores:") and "\nwall time:" in text
@@ -49,7 +49,8 @@ def test_text_and_markdown_views_flag_runs_over_their_target(tmp_path: Path, fak
     assert any(line.startswith("salt") and "4m50s" in line and line.rstrip().endswith("ok") for line in lines)
     md = format_scoreboard(table, markdown=True)
     assert "### scores" in md and "| salt | mean IoU | 0.6100 | 0.7200 | 0.7400 |" in md
-    assert "| OOF @0.5 | OOF post | OOF +stacker |" in md
+    assert "| OOF @0.5 | OOF post | OOF +stacker | OOF stack cross fitted |" in md
+    assert "| baseline | anchor | CV |" in md
     assert "| dsb2018 | 5s | 11m40s | 1m05s |" in md
 
 
