@@ -8,6 +8,8 @@ so nothing is forked from a process whose OpenMP pool is live (that hangs), and 
 exactly what a user could run by hand. ``OMP_NUM_THREADS`` is this process's thread count split
 evenly between the workers.
 
+Run folders and checkpoints a worker writes record this process's whole experiment, not the
+worker's ``run.folds=[k]`` (:mod:`common.pipeline.worker_experiment`).
 Workers write ``fold<k>/done.json`` as usual; the caller then runs its ordinary in-process
 ``train_folds``, which finds every fold done and only collects the results. A fold whose worker
 died resumes from its ``last.pt`` on the next run. Each worker's output goes to
@@ -32,6 +34,7 @@ import torch
 
 from common.config import save_config
 from common.pipeline.kfold import fold_dir
+from common.pipeline.worker_experiment import WORKER_EXPERIMENT_ENV
 from common.train.distributed import env_world
 
 _POLL_SECONDS = 1.0
@@ -67,8 +70,9 @@ def _module_root(module: str) -> Path:
     return Path(spec.origin).resolve().parents[module.count(".")]
 
 
-def _worker_env(threads: int, root: Path) -> dict[str, str]:
+def _worker_env(threads: int, root: Path, experiment_file: Path) -> dict[str, str]:
     env = dict(os.environ)
+    env[WORKER_EXPERIMENT_ENV] = str(experiment_file.resolve())  # what the worker's runs record
     env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     env["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [env.get("PYTHONPATH")])])
     for key in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
@@ -128,10 +132,11 @@ def run_fold_workers(train_module: str, experiment: Any, folds: Sequence[int]) -
         return
     workers = min(workers, len(todo))
     threads = threads_per_worker(workers)
-    env = _worker_env(threads, _module_root(train_module))
+    root = _module_root(train_module)
     folder = out / "fold_workers"
     folder.mkdir(parents=True, exist_ok=True)
     config = save_config(experiment, folder / "config.yaml")
+    env = _worker_env(threads, root, config)
     print(f"training folds {todo} in {workers} worker processes, {threads} thread(s) each; logs in {folder}",
           flush=True)
     queue, running = list(todo), []
@@ -156,9 +161,6 @@ def run_fold_workers(train_module: str, experiment: Any, folds: Sequence[int]) -
                 if code != 0:
                     raise RuntimeError(f"fold {worker.fold}: worker exited with code {code}; log {worker.log}:\n"
                                        f"{_log_tail(worker.log)}")
-                # the worker saved its one-fold share; the fold's config records the whole experiment,
-                # so reports and later stages reload the run as this process runs it
-                save_config(experiment, fold_dir(out, worker.fold) / "config.yaml")
                 print(f"fold {worker.fold}: worker finished", flush=True)
     finally:
         for worker in running:

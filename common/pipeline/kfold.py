@@ -20,6 +20,7 @@ from torch.utils.data import Dataset, Sampler
 from common.io.atomic import atomic_text_writer
 from common.models import ModelConfig, build_model
 from common.pipeline.config import RunConfig
+from common.pipeline.worker_experiment import recorded_experiment
 from common.train import TrainConfig, fit
 from common.train.distributed import env_world
 from common.train.rng import seed_everything
@@ -58,8 +59,13 @@ def train_folds(
     run_config: Any = None,
     build: Callable[[ModelConfig], Any] = build_model,
 ) -> dict[int, float | None]:
-    """Train each fold (skipping finished ones); return ``{fold: best validation metric}``."""
+    """Train each fold (skipping finished ones); return ``{fold: best validation metric}``.
+
+    ``run_config`` (the whole experiment) is saved in each fold folder and checkpoint; in a fold
+    worker, the parent's experiment is saved instead (see ``common.pipeline.worker_experiment``).
+    """
     results: dict[int, float | None] = {}
+    run_config = recorded_experiment(run_config)
     rank = env_world()[0]
     for fold in folds:
         folder = fold_dir(out, fold)

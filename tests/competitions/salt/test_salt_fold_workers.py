@@ -48,6 +48,8 @@ def test_workers_train_every_fold_exactly_as_one_thread_in_process(salt_root: Pa
         assert in_workers[fold] == done["best_metric"]
         saved = load_experiment(str(tmp_path / "workers" / f"fold{fold}" / "config.yaml"))
         assert saved.run.folds is None and saved.run.fold_workers == 2  # the experiment, not the worker's share
+        recorded = torch.load(tmp_path / "workers" / f"fold{fold}" / "best.pt", weights_only=False)["config"]
+        assert recorded["run"]["folds"] is None and recorded["train"]["progress"] is False
 
     torch.set_num_threads(1)
     try:
