@@ -94,6 +94,14 @@ def _image_path(folder: Path, image_id: str, where: str) -> Path:
     return path
 
 
+def checked_rle_lengths(rle: str, where: str) -> np.ndarray:
+    """Run lengths of a 101x101 TGS RLE; a malformed one raises naming ``where`` (file, line, id)."""
+    try:
+        return parse_rle(rle, IMAGE_SHAPE[0] * IMAGE_SHAPE[1])[1]
+    except ValueError as err:
+        raise ValueError(f"{where}: malformed RLE: {err}") from None
+
+
 def _train_table(root: Path) -> pd.DataFrame:
     table = read_rle_table(root / "train.csv", "id", "rle_mask")
     masks_dir = root / "train" / "masks"
@@ -104,10 +112,7 @@ def _train_table(root: Path) -> pd.DataFrame:
         if image_id in seen:
             raise ValueError(f"{where}: duplicate id (first at line {seen[image_id]})")
         seen[image_id] = table.lines[i]
-        try:
-            _, lengths = parse_rle(rle, IMAGE_SHAPE[0] * IMAGE_SHAPE[1])
-        except ValueError as err:
-            raise ValueError(f"{where}: malformed RLE: {err}") from None
+        lengths = checked_rle_lengths(rle, where)
         mask_path = None
         if masks_dir.is_dir():
             mask_path = masks_dir / f"{image_id}.png"

@@ -9,11 +9,10 @@ import pandas as pd
 
 from common.data import SegmentationDataset, load_or_make_folds
 from common.io.csv_readers import one_rle_per_id, read_rle_table
-from common.io.rle import parse_rle
 from common.metrics import tgs_scores
 from common.pipeline.kfold import FoldData
 from competitions.salt.config import SaltExperiment
-from competitions.salt.data import IMAGE_SHAPE, SaltData, load_mask, read_salt
+from competitions.salt.data import SaltData, checked_rle_lengths, load_mask, read_salt
 from competitions.salt.synth import write_dataset
 
 DEPTH_SCALE = 1000.0  # depths (z, in feet) are divided by this before entering the model
@@ -76,10 +75,7 @@ def pseudo_table(cfg: SaltExperiment, test: pd.DataFrame) -> pd.DataFrame | None
     for i, (image_id, rle) in enumerate(zip(labels.ids, labels.rles)):
         if image_id not in known:
             raise ValueError(f"{labels.where(i)}: not a test id of {data_root(cfg)}")
-        try:
-            parse_rle(rle, IMAGE_SHAPE[0] * IMAGE_SHAPE[1])
-        except ValueError as err:
-            raise ValueError(f"{labels.where(i)}: malformed RLE: {err}") from None
+        checked_rle_lengths(rle, labels.where(i))
     rows = test[test["id"].isin(rles)].copy()
     rows["rle_mask"] = rows["id"].map(rles)
     return rows

@@ -47,7 +47,6 @@ def run(cfg: SaltExperiment) -> Path:
                           "rle_mask": [submitted[label.id] for label in labels],
                           "confident_share": [round(label.confident_share, 4) for label in labels]})
     path = out / "pseudo" / "labels.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_text_writer(path) as fh:
         table.to_csv(fh, index=False)
     print(f"pseudo: {len(table)} of {len(varying)} non-constant test images confident -> {path}")
