@@ -67,13 +67,16 @@ def test_second_round_trains_on_pseudo_labels_and_validates_on_real_ones(first_r
 
 @pytest.mark.parametrize(
     ("row", "message"),
-    [("0123456789,1 5", "line 2 (id '0123456789'): not a test id"), (None, "malformed RLE")],
+    [("0123456789,1 5", "line 2 (id '0123456789'): not a test id"), ("{id},5 x", "line 2 (id '{id}'): malformed RLE"),
+     ("{id},1 5\n{id},", "line 3 (id '{id}'): duplicate row for '{id}' (first at line 2)")],
 )
 def test_bad_pseudo_labels_name_the_file_and_line(first_round: Path, tmp_path: Path, row, message) -> None:
     cfg = load_experiment(DEMO, [f"run.out={first_round}", *TINY])
     test = load_data(cfg).test
+    first = test["id"].iloc[0]
     bad = tmp_path / "labels.csv"
-    bad.write_text("id,rle_mask\n" + (row or f"{test['id'].iloc[0]},5 x"))
+    bad.write_text("id,rle_mask\n" + row.format(id=first))
+    message = message.format(id=first)
     cfg = load_experiment(DEMO, [f"run.out={first_round}", *TINY, f"source.pseudo_labels={bad}"])
     with pytest.raises(ValueError, match=re.escape(message)) as err:
         pseudo_table(cfg, test)
