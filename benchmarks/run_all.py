@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="bench_* module names to run (default: all)")
     parser.add_argument("--out", default="bench_results", help="folder for benchmarks.csv/.md")
-    parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per module")
+    parser.add_argument("--timeout", type=int, default=2400, help="seconds allowed per module; bench_recipes runs every recipe at its real size")
     args = parser.parse_args(argv)
     rows: list[dict] = []
     failed: list[str] = []

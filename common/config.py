@@ -12,6 +12,10 @@ Supported field types: ``int``, ``float``, ``bool``, ``str``, ``X | None``, ``li
 Overrides are ``key.sub=value`` strings; the value is parsed as a YAML scalar or flow collection,
 so ``train.epochs=3``, ``model.encoder=tu-resnet34`` and ``loss={bce: 0.1, lovasz_hinge: 0.9}``
 all work. ``save_config`` writes the resolved config (atomically) next to a run's outputs.
+
+YAML is read strictly: a key given twice in one mapping is an error naming the key and line,
+anchors and aliases (``&a``/``*a``, the "billion laughs" expansion) are refused, and an empty file
+is an error rather than a run of every default.
 """
 
 from __future__ import annotations
@@ -34,6 +38,32 @@ class ConfigError(ValueError):
     """A configuration value, key or file is invalid; the message names the dotted key or file."""
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader without aliases and without duplicate keys."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ConfigError(f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not "
+                              f"allowed in configs; write the value out")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(f"line {line}: duplicate key {key!r} (first given on line {seen[key]})")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _parse_yaml(text: str) -> Any:
+    """``yaml.safe_load`` without aliases or duplicate keys (:class:`ConfigError` naming the line)."""
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_config(path: str | Path | None, schema: type[T], overrides: Sequence[str] = ()) -> T:
     """Read a YAML file (or start from the defaults when ``path`` is None), apply overrides, validate."""
     data: dict[str, Any] = {}
@@ -42,11 +72,13 @@ def load_config(path: str | Path | None, schema: type[T], overrides: Sequence[st
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
         try:
-            loaded = yaml.safe_load(path.read_text())
+            loaded = _parse_yaml(path.read_text())
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
         if loaded is None:
-            loaded = {}
+            raise ConfigError(f"{path}: the config file is empty; start from one of the recipes in configs/")
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping, got {type(loaded).__name__}")
         data = loaded
@@ -67,7 +99,9 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
         if not sep or not key:
             raise ConfigError(f"override {item!r} is not of the form key.sub=value")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = _parse_yaml(raw) if raw.strip() else ""
+        except ConfigError as exc:
+            raise ConfigError(f"override {item!r}: {exc}") from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"override {item!r}: cannot parse value: {exc}") from exc
         node = result
@@ -174,10 +208,37 @@ def _convert_dataclass(value: Any, tp: type, key: str) -> Any:
     kwargs = {}
     for name, field in fields.items():
         if name in value:
-            kwargs[name] = _convert(value[name], hints[name], _key(key, name))
+            item = value[name]
+            default = _field_default(field)
+            if isinstance(item, Mapping) and dataclasses.is_dataclass(default):
+                item = _overlay(default, item)  # keys the mapping leaves out keep the field's default
+            kwargs[name] = _convert(item, hints[name], _key(key, name))
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{_key(key, name)}: required key is missing")
     return tp(**kwargs)
+
+
+def _field_default(field: dataclasses.Field) -> Any:
+    """The value a dataclass field gets when its key is absent (``MISSING`` when it has none)."""
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
+
+
+def _overlay(default: Any, item: Mapping[str, Any]) -> dict[str, Any]:
+    """``item`` completed with the values of the dataclass instance ``default`` for the keys it
+    leaves out, recursively into nested dataclasses. So a YAML ``model: {encoder: x}`` keeps the
+    experiment's own model defaults (Carvana: ``arch: linknet``), not those of ``ModelConfig``."""
+    result = dict(item)
+    for f in dataclasses.fields(default):
+        if not f.init:
+            continue
+        value = getattr(default, f.name)
+        if f.name not in result:
+            result[f.name] = config_to_dict(value) if dataclasses.is_dataclass(value) else value
+        elif dataclasses.is_dataclass(value) and isinstance(result[f.name], Mapping):
+            result[f.name] = _overlay(value, result[f.name])
+    return result
 
 
 def _convert_union(value: Any, options: tuple[Any, ...], key: str) -> Any:

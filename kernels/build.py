@@ -1,5 +1,5 @@
 """Package a trained run into an offline Kaggle kernel:
-``python -m kernels.build <competition> --run RUN_DIR --out OUT_DIR [--owner NAME] [--gpu] [--fp16]``.
+``python -m kernels.build <competition> --run RUN_DIR --out OUT_DIR [--owner NAME] [--gpu] [--fp16] [--force]``.
 
 Writes three folders under ``OUT_DIR``, each ready for the kaggle CLI:
 
@@ -12,6 +12,12 @@ Writes three folders under ``OUT_DIR``, each ready for the kaggle CLI:
 
 The experiment config is loaded with the kernel's overrides at build time, so a bad override or a
 missing fold fails here rather than on Kaggle. Folders are built aside and moved into place at the end.
+
+Safety (see docs/kernels.md): the builder deletes only what it made and refuses a non-empty
+``OUT_DIR`` it did not make unless ``--force`` (:mod:`kernels.out_folder`). Wheels hold only git-tracked files (:func:`kernels.wheels.source_files_to_ship`),
+(an untracked ``.py`` file there stops the build, since the kernel could not import it), the
+weights only allow-listed run files and never a symlink (:mod:`kernels.weights`), and a last scan
+refuses a shipped file naming a local path (:func:`kernels.out_folder.check_no_local_paths`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -40,12 +47,19 @@ from kernels.metadata import (
     validate_kernel_metadata,
     write_metadata,
 )
+from kernels.out_folder import (
+    CODE_MARKER,
+    STAGING_PREFIX,
+    check_no_local_paths,
+    claim_out,
+    install_parts,
+    local_paths,
+)
 from kernels.targets import KernelTarget, get_target
 from kernels.weights import write_weights
-from kernels.wheels import build_source_wheel, dependency_wheels
+from kernels.wheels import build_source_wheel, dependency_wheels, source_files_to_ship
 
 REPO = Path(__file__).resolve().parent.parent
-CODE_MARKER = "kaggle-seg-code.json"
 DEFAULT_DEPENDENCIES = ("segmentation-models-pytorch",)
 _SETTINGS_LINE = "SETTINGS: dict = {}  # filled in by kernels.build"
 
@@ -69,6 +83,7 @@ class BuildOptions:
     dry_run_images: int = 16
     keep_run: bool = False
     public: bool = False
+    force: bool = False
 
 
 @dataclass
@@ -128,29 +143,37 @@ def render_entry(settings: dict[str, Any]) -> str:
 
 
 def _code_dataset(folder: Path, competition: str, version: str, options: BuildOptions) -> dict[str, Any]:
+    library = [("common", REPO / "common"), ("kernels", REPO / "kernels")]
+    package = [("competitions/__init__.py", REPO / "competitions" / "__init__.py"),
+               (f"competitions/{competition}", REPO / "competitions" / competition)]
+    only, chosen_by = source_files_to_ship([local for _, local in [*library, *package]], REPO)
+    skipped: list[Path] = []
     wheels = [
-        build_source_wheel(folder, "kaggle-seg", version, [("common", REPO / "common"), ("kernels", REPO / "kernels")],
+        build_source_wheel(folder, "kaggle-seg", version, library, only=only, skipped=skipped,
                            summary="kaggle-seg shared library and kernel runtime"),
-        build_source_wheel(folder, f"kaggle-seg-{competition}", version,
-                           [("competitions/__init__.py", REPO / "competitions" / "__init__.py"),
-                            (f"competitions/{competition}", REPO / "competitions" / competition)],
+        build_source_wheel(folder, f"kaggle-seg-{competition}", version, package, only=only, skipped=skipped,
                            summary=f"kaggle-seg {competition} pipeline"),
     ]
+    untracked_code = sorted(p.relative_to(REPO).as_posix() for p in skipped
+                            if p.suffix == ".py" and not p.is_symlink())
+    if untracked_code:
+        raise ValueError(f"{len(untracked_code)} Python file(s) of the packages are not tracked by git and would "
+                         f"be left out of the wheels, so the kernel could fail to import them on Kaggle: "
+                         f"{', '.join(untracked_code[:10])}{' ...' if len(untracked_code) > 10 else ''}; "
+                         "`git add` them (or delete them) and build again")
+    left_out = sorted(p.relative_to(REPO).as_posix() for p in skipped)
+    if left_out:
+        print(f"warning: {len(left_out)} file(s) left out of the wheels (not chosen by {chosen_by}, or "
+              f"symlinks): {', '.join(left_out[:10])}{' ...' if len(left_out) > 10 else ''}")
     deps = dependency_wheels(options.dependencies, folder, options.wheelhouses, options.download)
+    how = {name: (f"copied {Path(text.removeprefix('copied ')).name}" if text.startswith("copied ") else text)
+           for name, text in deps.how.items()}
     manifest = {"format": "kaggle-seg/code", "version": version, "competition": competition,
-                "wheels": [w.name for w in [*wheels, *deps.wheels]], "dependencies": deps.how,
-                "missing": deps.missing}
+                "wheels": [w.name for w in [*wheels, *deps.wheels]], "files_from": chosen_by,
+                "dependencies": how, "missing": deps.missing}
     with atomic_text_writer(folder / CODE_MARKER) as fh:
         json.dump(manifest, fh, indent=2)
     return manifest
-
-
-def _install(staging: Path, out: Path) -> None:
-    for part in ("code", "weights", "kernel"):
-        if (out / part).exists():
-            shutil.rmtree(out / part)
-        os.replace(staging / part, out / part)
-    shutil.rmtree(staging)
 
 
 def build_kernel(competition: str, run_dir: str | Path, out_dir: str | Path, options: BuildOptions) -> KernelBuild:
@@ -159,6 +182,7 @@ def build_kernel(competition: str, run_dir: str | Path, out_dir: str | Path, opt
     run, out = Path(run_dir), Path(out_dir)
     if not run.is_dir():
         raise FileNotFoundError(f"run folder not found: {run}")
+    replace = claim_out(out, options.force)
     owner = _owner(options)
     config = find_config(run)
     cfg = _experiment(competition, target, config, options.overrides)
@@ -184,14 +208,12 @@ def build_kernel(competition: str, run_dir: str | Path, out_dir: str | Path, opt
         "built": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     out.mkdir(parents=True, exist_ok=True)
-    staging = out / f".build-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
     try:
         code_manifest = _code_dataset(staging / "code", competition, project_version(), options)
         write_metadata(code_meta, staging / "code" / DATASET_METADATA)
         write_weights(run, staging / "weights", config, cfg.predict.checkpoints, folds, options.fp16,
-                      options.exclude, extra={"competition": competition, "source_run": str(run.resolve())})
+                      options.exclude, extra={"competition": competition, "source_run": run.resolve().name})
         write_metadata(weights_meta, staging / "weights" / DATASET_METADATA)
         title = f"{prefix} inference"
         script = f"{slugify(title)}.py"
@@ -203,7 +225,8 @@ def build_kernel(competition: str, run_dir: str | Path, out_dir: str | Path, opt
                                [] if options.data_dataset else [target.kaggle_slug], options.gpu, not options.public)
         write_metadata(meta, kernel_dir / KERNEL_METADATA)
         validate_kernel_metadata(meta, kernel_dir)
-        _install(staging, out)
+        check_no_local_paths(staging, local_paths(run, REPO))
+        install_parts(staging, out, replace)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -236,12 +259,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run-images", type=int, default=16, help="test images of the dry run (0: none)")
     p.add_argument("--keep-run", action="store_true", help="keep the run copy in /kaggle/working")
     p.add_argument("--public", action="store_true", help="make the kernel public (default private)")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    p.add_argument("--force", action="store_true", help="build into a non-empty --out this tool did not make "
+                                                        "(its files are kept; code/, weights/, kernel/ must not exist)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> KernelBuild:
     args = vars(_parser().parse_args(argv))
     competition, run, out = args.pop("competition"), args.pop("run"), args.pop("out")
+    if args.pop("debug"):
+        os.environ["KAGGLE_SEG_DEBUG"] = "1"
     if args["dependencies"] is None:
         args["dependencies"] = list(DEFAULT_DEPENDENCIES)
     result = build_kernel(competition, run, out, BuildOptions(**args))
@@ -255,4 +283,6 @@ def main(argv: Sequence[str] | None = None) -> KernelBuild:
 
 
 if __name__ == "__main__":
-    main()
+    from common.pipeline.cli import exit_on_user_error  # user errors: one `error: ...` line, exit 1
+
+    exit_on_user_error(main)

@@ -4,6 +4,9 @@
   competition) into a ``py3-none-any`` wheel: the files, ``METADATA``, ``WHEEL`` and ``RECORD``
   (sha256 + size of every file), with fixed timestamps so the same sources give the same bytes.
   Every ``.py`` file must parse as Python 3.10 (the oldest Python the wheels claim to support).
+  Symlinks are never followed; with ``only`` (e.g. :func:`source_files_to_ship`: the files git
+  tracks, or else only ``.py``/``.yaml`` files) nothing else lands in the wheel, so an untracked
+  ``kaggle.json`` beside the code is never shipped.
 - :func:`dependency_wheels` finds wheels of packages the Kaggle image lacks (e.g.
   ``segmentation-models-pytorch``), best effort and offline first: a wheel in a given wheelhouse,
   in pip's local wheel cache, a re-pack of the locally installed copy when it is pure Python, and
@@ -24,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -35,6 +38,7 @@ _DATE = (1980, 1, 1, 0, 0, 0)
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
 _SKIP_SUFFIXES = (".pyc", ".pyo")
 _BINARY_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
+_PACKAGE_SUFFIXES = (".py", ".yaml")
 _INSTALL_ONLY = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
 GENERATOR = "kaggle-seg kernels.wheels"
 
@@ -82,18 +86,59 @@ def _wheel_text(tag: str = "py3-none-any") -> bytes:
     return f"Wheel-Version: 1.0\nGenerator: {GENERATOR}\nRoot-Is-Purelib: true\nTag: {tag}\n".encode()
 
 
-def _source_files(arc_root: str, path: Path) -> Iterable[tuple[str, Path]]:
+def git_tracked(folders: Sequence[str | Path], repo: str | Path) -> set[Path] | None:
+    """Absolute paths of the files git tracks under ``folders`` of the work tree ``repo``; ``None``
+    when ``repo`` is not a git work tree or git is unavailable."""
+    try:
+        result = subprocess.run(["git", "-C", str(repo), "ls-files", "-z", "--cached", "--full-name", "--",
+                                 *[str(Path(f).resolve()) for f in folders]], capture_output=True, timeout=120)
+        top = subprocess.run(["git", "-C", str(repo), "rev-parse", "--show-toplevel"], capture_output=True,
+                             text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if result.returncode != 0 or top.returncode != 0:
+        return None
+    root = Path(top.stdout.strip()).resolve()
+    return {root / name for name in result.stdout.decode().split("\0") if name}
+
+
+def source_files_to_ship(folders: Sequence[str | Path], repo: str | Path) -> tuple[set[Path], str]:
+    """The files of ``folders`` a source wheel may hold and how they were chosen: the git-tracked
+    files of ``repo``, or, outside a git work tree, every ``.py`` and ``.yaml`` file (the explicit
+    list of what a package of this project consists of)."""
+    tracked = git_tracked(folders, repo)
+    if tracked is not None:
+        return tracked, "git ls-files"
+    found = set()
+    for folder in folders:
+        base = Path(folder).resolve()
+        candidates = [base] if base.is_file() else base.rglob("*")
+        found |= {p for p in candidates if p.suffix in _PACKAGE_SUFFIXES and p.is_file() and not p.is_symlink()}
+    return found, "files ending in " + "/".join(_PACKAGE_SUFFIXES)
+
+
+def _source_files(arc_root: str, path: Path, only: Collection[Path] | None,
+                  skipped: list[Path]) -> Iterable[tuple[str, Path]]:
+    if path.is_symlink():
+        skipped.append(path)
+        return
     if path.is_file():
-        yield arc_root, path
+        if only is None or path.resolve() in only:
+            yield arc_root, path
+        else:
+            skipped.append(path)
         return
     if not path.is_dir():
         raise FileNotFoundError(f"wheel source not found: {path}")
-    for dirpath, dirnames, filenames in os.walk(path):
+    for dirpath, dirnames, filenames in os.walk(path):  # os.walk never enters a symlinked folder
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
         for filename in sorted(filenames):
             if filename.startswith(".") or filename.endswith(_SKIP_SUFFIXES):
                 continue
             full = Path(dirpath) / filename
+            if full.is_symlink() or (only is not None and full.resolve() not in only):
+                skipped.append(full)
+                continue
             yield f"{arc_root}/{full.relative_to(path).as_posix()}", full
 
 
@@ -104,15 +149,20 @@ def build_source_wheel(
     sources: Sequence[tuple[str, str | Path]],
     summary: str = "",
     min_python: tuple[int, int] = (3, 10),
+    only: Collection[Path] | None = None,
+    skipped: list[Path] | None = None,
 ) -> Path:
     """Pack ``sources`` (``(archive path, local file or folder)`` pairs, e.g. ``("common", repo /
     "common")``) into ``<name>-<version>-py3-none-any.whl`` in ``out_dir``.
 
+    Symlinks are left out; with ``only`` (absolute, resolved paths) so is every file not in it.
+    What was left out is appended to ``skipped`` when given.
     Raises ``SyntaxError`` naming the file when a ``.py`` file does not parse as ``min_python``.
     """
     files: dict[str, bytes] = {}
+    left_out: list[Path] = [] if skipped is None else skipped
     for arc_root, local in sources:
-        for arcname, path in _source_files(arc_root.strip("/"), Path(local)):
+        for arcname, path in _source_files(arc_root.strip("/"), Path(local), only, left_out):
             data = path.read_bytes()
             if path.suffix == ".py":
                 try:

@@ -5,7 +5,8 @@ and are stored quantized: ``uint8`` (``round(p * 255)``, max error 1/510) or ``f
 Two formats:
 
 - ``memmap`` (a folder): ``maps.bin`` holds every map back to back, ``index.json`` the dtype and
-  each id's offset and shape; reads are zero-copy slices of one memory map.
+  each id's offset and shape; ``raw`` reads are zero-copy slices of one memory map, decoded
+  (``store[id]``) reads are positional file reads, so reading a whole store keeps no pages resident.
 - ``npz`` (a ``.npz`` file): one array per map plus an ``ids`` array; loadable with ``np.load``.
 
 A :class:`MapWriter` appends one image at a time and publishes the store atomically on
@@ -187,7 +188,14 @@ class MapStore(Mapping[str, np.ndarray]):
         return self._data[where : where + int(np.prod(shape))].reshape(shape)
 
     def __getitem__(self, map_id: str) -> np.ndarray:
-        return _decode(self.raw(map_id))
+        if self._npz is not None or self._data is None or map_id not in self._items:
+            return _decode(self.raw(map_id))
+        # A positional read, not the memory map: pages of a map read once do not stay in this
+        # process's resident set, so reading a whole store does not grow it.
+        offset, shape = self._items[map_id]
+        itemsize = np.dtype(self.dtype).itemsize
+        raw = np.fromfile(self.path / _DATA, dtype=self.dtype, count=int(np.prod(shape)), offset=offset * itemsize)
+        return _decode(raw.reshape(shape))
 
 
 class MultiMapStore(Mapping[str, np.ndarray]):
@@ -221,7 +229,9 @@ class MultiMapStore(Mapping[str, np.ndarray]):
         return self._where[map_id].raw(map_id)
 
     def __getitem__(self, map_id: str) -> np.ndarray:
-        return _decode(self.raw(map_id))
+        if map_id not in self._where:
+            raise KeyError(f"map id {map_id!r} not in any of {[str(s.path) for s in self.stores]}")
+        return self._where[map_id][map_id]
 
 
 def open_maps(paths: str | Path | Sequence[str | Path]) -> MapStore | MultiMapStore:

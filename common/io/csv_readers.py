@@ -6,7 +6,8 @@ They are tolerant of the real files' quirks and strict about what would silently
 * empty cells stay empty strings (TGS's empty masks), never NaN;
 * ``.csv.gz`` files are read transparently (Carvana submissions);
 * one-row-per-image tables reject duplicate ids, naming both rows; grouped tables (SIIM truth with
-  several rows per image, DSB2018 with one row per nucleus) collect every non-empty RLE per id.
+  several rows per image, DSB2018 with one row per nucleus) collect every non-empty RLE per id;
+* an id holding a path part (``/``, a backslash, ``..``) is refused (:func:`common.io.ids.check_id`).
 
 Row numbers in messages are line numbers of the file (the header is line 1).
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from common.io.ids import check_id
 from common.io.rle import is_siim_empty
 
 
@@ -47,8 +49,8 @@ def read_rle_table(
     """Read ``id_column``, ``rle_column`` and ``extra_columns`` of a CSV as stripped strings.
 
     ``optional_columns`` are read into ``extra`` when the file has them.
-    Raises ``FileNotFoundError`` naming a missing file and ``ValueError`` naming missing columns
-    or an empty id.
+    Raises ``FileNotFoundError`` naming a missing file and ``ValueError`` naming missing columns,
+    an empty id or an id with a path part (file and line).
     """
     path = Path(path)
     if not path.is_file():
@@ -69,6 +71,8 @@ def read_rle_table(
     blank = [i for i, v in enumerate(ids) if not v]
     if blank:
         raise ValueError(f"{path} line {lines[blank[0]]}: empty {id_column}")
+    for image_id, line in zip(ids, lines):
+        check_id(image_id, f"{path} line {line}")
     return RleTable(
         path=path,
         ids=ids,

@@ -92,6 +92,25 @@ def score_binary(name: str, truth_path: str | Path, submission_path: str | Path,
 
 
 LabelLoader = Callable[[], np.ndarray]
+MAX_SIDE = 100_000
+MAX_PIXELS = 1 << 27
+"""Bounds on a DSB2018 truth image (Height, Width, Height x Width): the real ones are at most
+1040 x 1388; beyond these the label image would not fit in memory (int32, 512 MiB at the area bound)."""
+
+
+def _truth_shape(table: RleTable, row: int, height: str, width: str) -> tuple[int, int]:
+    """``(Height, Width)`` of a solution row: positive integers within :data:`MAX_SIDE` and
+    :data:`MAX_PIXELS`; raises ``ValueError`` naming the file and line otherwise."""
+    try:
+        shape = (int(height), int(width))
+    except ValueError as err:
+        raise ValueError(f"{table.where(row)}: Height/Width {height!r}/{width!r} are not integers") from err
+    if min(shape) <= 0:
+        raise ValueError(f"{table.where(row)}: Height/Width {shape[0]}/{shape[1]} must be positive")
+    if max(shape) > MAX_SIDE or shape[0] * shape[1] > MAX_PIXELS:
+        raise ValueError(f"{table.where(row)}: Height/Width {shape[0]}/{shape[1]} are too large (at most "
+                         f"{MAX_SIDE} per side and {MAX_PIXELS} pixels); is the row corrupt?")
+    return shape
 
 
 def _solution_truth(path: str | Path, usage: str) -> dict[str, LabelLoader]:
@@ -112,10 +131,7 @@ def _solution_truth(path: str | Path, usage: str) -> dict[str, LabelLoader]:
             raise ValueError(
                 f"{table.where(rows[0])}: rows of one image disagree on Height/Width: {sorted(sizes)}"
             )
-        try:
-            shape = tuple(int(v) for v in sizes.pop())
-        except ValueError as err:
-            raise ValueError(f"{table.where(rows[0])}: Height/Width are not integers") from err
+        shape = _truth_shape(table, rows[0], *sizes.pop())
         runs = [_runs(fmt, table, r, shape[0] * shape[1]) for r in rows]
         out[image_id] = lambda runs=runs, shape=shape: runs_to_labels(runs, shape)
     return out

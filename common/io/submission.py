@@ -185,7 +185,7 @@ def write_submission(
             lines.append((image_id, _binary_cell(fmt, image_id, value)))
         else:
             lines.extend((image_id, rle) for rle in _instance_cells(fmt, image_id, value, shapes))
-    with atomic_text_writer(path) as handle:
+    with atomic_text_writer(path, fsync=True) as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow([fmt.id_column, fmt.rle_column])
         writer.writerows(lines)

@@ -23,8 +23,11 @@ Empty-image policy (``empty``): an entry whose target is empty has TP = FN = 0, 
 towards 0 as the soft false-positive mass FP grows, with a gradient pushing FP down. This needs
 ``smooth > 0`` (default 1); with ``smooth=0`` an empty-target entry uses ``1 / (1 + alpha FP)``
 instead, so 0/0 is still a perfect score and a false positive is still penalised.
-``empty="ignore"`` instead drops empty-target entries from the mean (the anchor libraries'
-behaviour; a batch of only empty targets then gives 0).
+``empty="ignore"`` instead gives empty-target entries a loss of 0 and still divides by every entry,
+as segmentation_models_pytorch and pytorch-toolbelt do (their Dice/Jaccard/Tversky zero the loss of
+a class absent from the target, then take the plain mean over classes). So ignored entries dilute
+the mean rather than leave it: with one of two channels empty over the batch the loss is half that
+of the non-empty channel alone, and a batch of only empty targets gives 0.
 """
 
 from __future__ import annotations
@@ -42,7 +45,6 @@ from ._core import (
     class_target,
     combine_valid,
     valid_mask,
-    zero_like_graph,
 )
 
 MODES = ("binary", "multilabel", "multiclass")
@@ -131,12 +133,6 @@ def _region_loss(
 
     if empty == "ignore":
         loss = torch.where(empty_target, torch.zeros_like(loss), loss)
-        if reduction == "none":
-            return loss
-        counted = (~empty_target).sum()
-        if int(counted) == 0:
-            return zero_like_graph(logits)
-        return loss.sum() / counted
     return loss if reduction == "none" else loss.mean()
 
 

@@ -27,7 +27,7 @@ from common.models.config import ModelConfig
 from common.models.ema import ModelEma
 from common.models.factory import ARCHS, build_model, get_arch
 from common.models.network import SegmentationNet
-from common.models.weights import clean_state_dict, read_state_dict
+from common.models.state_dict import clean_state_dict, read_state_dict
 
 __all__ = [
     "ARCHS",

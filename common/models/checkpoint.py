@@ -30,7 +30,7 @@ from torch import nn
 
 from common.config import config_to_dict
 from common.io.atomic import atomic_path
-from common.models.weights import clean_state_dict
+from common.models.state_dict import clean_state_dict
 
 FORMAT = "kaggle-seg/checkpoint"
 _FP16_MAX = 65504.0
@@ -90,7 +90,7 @@ def save_checkpoint(
         "extra": dict(extra) if extra is not None else {},
     }
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, fsync=True) as tmp:
         torch.save(payload, tmp)
     return path
 

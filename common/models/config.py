@@ -15,10 +15,19 @@ class ModelConfig:
       ``upernet``), case-insensitive.
     - ``encoder``: a timm encoder as ``tu-<timm name>`` (e.g. ``tu-resnet34``) or an smp encoder name.
     - ``encoder_weights``: ``None`` (random init, the default and what inference uses) or a weight
-      name smp knows such as ``imagenet`` (downloads, so only valid online).
-    - ``encoder_weights_file``: local pretrained encoder weights (offline kernels). For ``tu-``
-      encoders a timm checkpoint of the backbone (``.pth``/``.bin``/``.safetensors`` as timm or the
-      HF hub ship it), loaded by timm; for smp encoders the encoder's state dict.
+      tag smp/timm know such as ``imagenet``, which the recipes use. The weights come from the
+      weights folder (``encoder_weights_dir``, else ``$KAGGLE_SEG_WEIGHTS``, else an attached Kaggle
+      dataset holding ``kaggle-seg-encoders.json``), else they are downloaded; without network and
+      without the folder the build stops at once naming the fetch command
+      (``python -m common.models.weights fetch``; see docs/pretrained_weights.md).
+    - ``encoder_weights_dir``: a folder written by that fetch command; each encoder loads its own
+      file (``<encoder>.<encoder_weights>.safetensors``), so ensembles share one folder.
+    - ``encoder_weights_file``: one local pretrained encoder file, instead of ``encoder_weights``.
+      For ``tu-`` encoders a timm checkpoint of the backbone (``.pth``/``.bin``/``.safetensors`` as
+      timm or the HF hub ship it, loaded by timm) or a file the fetch command wrote; for smp
+      encoders the encoder's state dict. Recorded as ``file:<name>``.
+    - ``random_init_ok``: training from a random encoder is intended (demos): no warning. Otherwise
+      training from random weights warns when it starts.
     - ``in_channels``: image channels; ``classes``: output mask channels K.
     - ``extra_channels``: names from ``common.models.EXTRA_CHANNELS`` (``depth``, ``y_ramp``,
       ``x_ramp``) computed inside the model and appended to the image; ``depth`` is the per-image
@@ -47,6 +56,8 @@ class ModelConfig:
     encoder: str = "tu-resnet34"
     encoder_weights: str | None = None
     encoder_weights_file: str | None = None
+    encoder_weights_dir: str | None = None
+    random_init_ok: bool = False
     encoder_depth: int = 5
     in_channels: int = 3
     classes: int = 1

@@ -6,18 +6,20 @@ channels, reflect pad/crop to the encoder stride, scSE in encoder stages and dec
 a stride-1 stem, a hypercolumn head, deep-supervision side outputs and a non-empty head. The
 result is a :class:`~common.models.network.SegmentationNet` returning a dict of logits.
 
-Weights: ``encoder_weights=None`` builds a random encoder (inference always builds this way and
-then loads our own checkpoint); ``encoder_weights="imagenet"`` lets smp/timm download (online
-only); ``encoder_weights_file`` loads local pretrained weights. When pretrained weights are
-used the encoder is built for RGB and its first conv is then adapted to the image channels and
-widened for the extra channels (:func:`~common.models.blocks.stem.widen_first_conv`).
+Weights (:mod:`common.models.pretrained`): ``encoder_weights=None`` builds a random encoder
+(inference always builds this way and then loads our own checkpoint); ``encoder_weights="imagenet"``
+loads the encoder's file from the weights folder (``encoder_weights_dir``, ``$KAGGLE_SEG_WEIGHTS``,
+an attached Kaggle dataset) or downloads it, failing at once without network;
+``encoder_weights_file`` loads one local file. When pretrained weights are used the encoder is
+built for RGB and its first conv is then adapted to the image channels and widened for the extra
+channels (:func:`~common.models.blocks.stem.widen_first_conv`). The returned network's
+``encoder_init`` says how the encoder started (``random``, ``imagenet``, ``file:<name>``).
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import segmentation_models_pytorch as smp
@@ -34,7 +36,13 @@ from common.models.blocks.stem import halve_first_stride, widen_first_conv
 from common.models.config import ModelConfig
 from common.models.linknet import LinkNetConcat
 from common.models.network import SegmentationNet
-from common.models.weights import read_state_dict
+from common.models.pretrained import (
+    FETCH_DEPTH,
+    PretrainedWeightsError,
+    load_encoder_weights,
+    offline_message,
+    plan_encoder_init,
+)
 
 ARCHS: dict[str, type[nn.Module]] = {
     "unet": smp.Unet,
@@ -71,19 +79,25 @@ def build_model(cfg: ModelConfig | Mapping[str, Any]) -> SegmentationNet:
     extra = ExtraChannels(cfg.extra_channels, cfg.depth_scale) if cfg.extra_channels else None
     n_extra = len(cfg.extra_channels)
     total_in = cfg.in_channels + n_extra
-    pretrained = cfg.encoder_weights is not None or cfg.encoder_weights_file is not None
+    init = plan_encoder_init(cfg.encoder, cfg.encoder_weights, cfg.encoder_weights_file, cfg.encoder_weights_dir)
+    pretrained = init.pretrained
     kwargs = _arch_kwargs(cfg, cls)
-    kwargs.update(_weights_kwargs(cfg))
-    net = cls(
-        encoder_name=cfg.encoder,
-        encoder_depth=cfg.encoder_depth,
-        in_channels=_PRETRAINED_CHANNELS if pretrained else total_in,
-        classes=cfg.classes,
-        **kwargs,
-    )
+    kwargs.update(init.timm_kwargs, encoder_weights=init.smp_weights)
+    try:
+        net = cls(
+            encoder_name=cfg.encoder,
+            encoder_depth=cfg.encoder_depth,
+            in_channels=_PRETRAINED_CHANNELS if pretrained else total_in,
+            classes=cfg.classes,
+            **kwargs,
+        )
+    except OSError as exc:  # a download that failed (hub, URL, cache miss with HF_HUB_OFFLINE=1)
+        if init.smp_weights is None or init.timm_kwargs:
+            raise
+        raise PretrainedWeightsError(offline_message(cfg.encoder, init.smp_weights, f"it failed ({exc})")) from exc
     encoder, decoder = net.encoder, net.decoder
-    if cfg.encoder_weights_file is not None and not cfg.encoder.startswith("tu-"):
-        _load_encoder_file(encoder, Path(cfg.encoder_weights_file), cfg.encoder)
+    if init.local_file is not None:
+        load_encoder_weights(encoder, init.local_file, cfg.encoder, allow_extra=cfg.encoder_depth < FETCH_DEPTH)
     if pretrained and total_in != _PRETRAINED_CHANNELS:
         widen_first_conv(encoder, cfg.in_channels, n_extra, cfg.extra_init_scale, _PRETRAINED_CHANNELS)
     stride = int(encoder.output_stride)
@@ -109,7 +123,7 @@ def build_model(cfg: ModelConfig | Mapping[str, Any]) -> SegmentationNet:
         if cfg.hypercolumn
         else net.segmentation_head
     )
-    return SegmentationNet(
+    model = SegmentationNet(
         encoder,
         decoder,
         head,
@@ -123,6 +137,8 @@ def build_model(cfg: ModelConfig | Mapping[str, Any]) -> SegmentationNet:
         nonempty_head=NonEmptyHead(encoder.out_channels[-1], cfg.head_dropout) if cfg.nonempty_head else None,
         config=cfg,
     )
+    model.encoder_init = init.label
+    return model
 
 
 def _as_config(cfg: ModelConfig | Mapping[str, Any]) -> ModelConfig:
@@ -147,8 +163,6 @@ def _check_names(cfg: ModelConfig) -> None:
         raise KeyError(
             f"encoder: unknown timm model {cfg.encoder[3:]!r} (timm.list_models() lists the known ones)"
         )
-    if cfg.encoder_weights is not None and cfg.encoder_weights_file is not None:
-        raise ValueError("set encoder_weights or encoder_weights_file, not both")
 
 
 def _arch_kwargs(cfg: ModelConfig, cls: type[nn.Module]) -> dict[str, Any]:
@@ -183,29 +197,6 @@ def _arch_kwargs(cfg: ModelConfig, cls: type[nn.Module]) -> dict[str, Any]:
         raise ValueError(f"arch_kwargs repeats options set by their own fields: {clash}")
     kwargs.update(cfg.arch_kwargs)
     return kwargs
-
-
-def _weights_kwargs(cfg: ModelConfig) -> dict[str, Any]:
-    if cfg.encoder_weights_file is None:
-        return {"encoder_weights": cfg.encoder_weights}
-    path = Path(cfg.encoder_weights_file)
-    if not path.is_file():
-        raise FileNotFoundError(f"encoder_weights_file not found: {path}")
-    if cfg.encoder.startswith("tu-"):
-        # timm loads the file itself (key remapping, classifier removal); any non-None weights
-        # value makes smp ask timm for pretrained weights, which then come from the file.
-        return {"encoder_weights": "file", "pretrained_cfg_overlay": {"file": str(path)}}
-    return {"encoder_weights": None}
-
-
-def _load_encoder_file(encoder: nn.Module, path: Path, name: str) -> None:
-    state = read_state_dict(path)
-    if state and all(k.startswith("encoder.") for k in state):
-        state = {k[len("encoder.") :]: v for k, v in state.items()}
-    try:
-        encoder.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ValueError(f"{path}: weights do not match encoder {name!r}: {exc}") from None
 
 
 def _attach_encoder_attention(encoder: nn.Module, name: str, encoder_name: str) -> None:

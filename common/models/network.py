@@ -67,6 +67,7 @@ class SegmentationNet(nn.Module):
         self.min_size = min_size
         self.hypercolumn = hypercolumn
         self.config = config
+        self.encoder_init = "random"  # how the encoder started: set by build_model (common.models.pretrained)
 
     @property
     def scalar_inputs(self) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from common.infer.tiling import tiled_predict
 from common.infer.tta import build_tta
 from common.pipeline.config import PredictConfig
+from common.train.amp import with_autocast
 
 
 class _WithExtras(nn.Module):
@@ -48,10 +49,11 @@ def predict_batch(
     extra_inputs: Sequence[str] = (),
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Probability maps ``[B, K, H, W]`` (float32 in [0, 1]) of a collated batch and one row per
-    image: ``id`` and, when the model has the head, ``nonempty`` (probability)."""
+    image: ``id`` and, when the model has the head, ``nonempty`` (probability). The model runs
+    under the autocast of ``cfg.amp``; its outputs are cast to float32 before TTA/tiling merge them."""
     x = batch["image"].to(device)
     extras = {k: batch[k].to(device).float() for k in extra_inputs}
-    tta = build_tta(_WithExtras(model, extras), cfg.tta)
+    tta = build_tta(_WithExtras(with_autocast(model, device, cfg.amp), extras), cfg.tta)
     if cfg.tiling is not None:
         t = cfg.tiling
         probs = tiled_predict(tta, x[0], tile_size=t.tile_size, overlap=t.overlap, step=t.step,

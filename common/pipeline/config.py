@@ -18,11 +18,15 @@ class RunConfig:
     ``folds``: the folds to train/predict; ``None`` means all ``data.n_folds`` folds.
     ``fold_workers``: train this many folds at once, each in its own process with an equal share
     of the CPU threads (see ``common/pipeline/fold_workers.py``); 1 trains them one by one here.
+    ``on_change``: what a rerun does with a fold trained (or half-trained) under other settings:
+    ``refuse`` (list the changed keys and stop), ``restart`` (train the fold again from scratch) or
+    ``keep`` (continue or skip it with its saved settings); see ``common/pipeline/config_change.py``.
     """
 
     out: str = "runs/experiment"
     folds: list[int] | None = None
     fold_workers: int = 1
+    on_change: Literal["refuse", "restart", "keep"] = "refuse"
 
 
 @dataclass
@@ -36,6 +40,9 @@ class PredictConfig:
     ``store_dtype``: how maps are stored on disk (``uint8`` = 1/255 steps, ``float16``).
     ``oof``: also predict each fold's validation images (off in offline kernels: test only).
     ``shard``: chunking of the sharded, resumable prediction (see ``common/pipeline/shards.py``).
+    ``amp``: autocast for the forward passes, resolved like ``train.amp`` (``auto``: bf16 on GPUs
+    that run it natively, fp16 on older GPUs, off on CPU; see ``common/train/amp.py``). Outputs are
+    cast to float32 before the activation, so merged and stored maps are as without it.
     """
 
     tta: TTAConfig = field(default_factory=TTAConfig)
@@ -48,3 +55,4 @@ class PredictConfig:
     store_dtype: Literal["uint8", "float16"] = "uint8"
     oof: bool = True
     shard: ShardConfig = field(default_factory=ShardConfig)
+    amp: Literal["auto", "fp32", "fp16", "bf16"] = "auto"

@@ -15,6 +15,10 @@ Workers write ``fold<k>/done.json`` as usual; the caller then runs its ordinary 
 died resumes from its ``last.pt`` on the next run. Each worker's output goes to
 ``<run.out>/fold_workers/fold<k>.log``; this process prints one line per finished epoch.
 Not for ``torchrun`` jobs (there, ranks already share each fold).
+
+Workers never outlive this process: SIGTERM or Ctrl-C here stops and reaps them, and each worker
+asks the kernel to kill it when this process dies (:mod:`common.pipeline.lifetime`). They work in
+the run folder under this process's lock (:mod:`common.io.run_lock`).
 """
 
 from __future__ import annotations
@@ -33,11 +37,16 @@ from typing import Any
 import torch
 
 from common.config import save_config
+from common.io.run_lock import run_lock
+from common.models.pretrained import warn_random_init
+from common.pipeline.config_change import reconcile_fold
 from common.pipeline.kfold import fold_dir
+from common.pipeline.lifetime import child_env, terminate_as_exit
 from common.pipeline.worker_experiment import WORKER_EXPERIMENT_ENV
 from common.train.distributed import env_world
 
 _POLL_SECONDS = 1.0
+_STOP_SECONDS = 10.0  # a stopped worker's grace before SIGKILL
 
 
 @dataclass
@@ -71,7 +80,7 @@ def _module_root(module: str) -> Path:
 
 
 def _worker_env(threads: int, root: Path, experiment_file: Path) -> dict[str, str]:
-    env = dict(os.environ)
+    env = child_env(dict(os.environ))
     env[WORKER_EXPERIMENT_ENV] = str(experiment_file.resolve())  # what the worker's runs record
     env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     env["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [env.get("PYTHONPATH")])])
@@ -110,13 +119,14 @@ def _log_tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def run_fold_workers(train_module: str, experiment: Any, folds: Sequence[int]) -> None:
+def run_fold_workers(train_module: str, experiment: Any, folds: Sequence[int], ignore_changes: Sequence[str] = ()) -> None:
     """Train the unfinished ``folds`` of ``experiment`` in ``experiment.run.fold_workers`` processes.
 
     Does nothing when ``run.fold_workers`` is 1 or at most one fold is left (the caller's
     in-process training then uses every thread). Raises ``RuntimeError`` naming the fold, its exit
     code and the end of its log when a worker fails; the other workers are stopped (they resume
-    from ``last.pt`` next time).
+    from ``last.pt`` next time). Folds trained before are first compared with ``experiment``
+    (``run.on_change``, ``ignore_changes`` as in :func:`common.pipeline.train_folds`).
     """
     workers = int(experiment.run.fold_workers)
     if workers < 1:
@@ -127,9 +137,19 @@ def run_fold_workers(train_module: str, experiment: Any, folds: Sequence[int]) -
         raise ValueError("run.fold_workers > 1 runs folds in separate processes; under torchrun the ranks "
                          "already share each fold: set run.fold_workers=1")
     out = Path(experiment.run.out)
-    todo = pending_folds(out, folds)
+    with run_lock(out):
+        if getattr(experiment.run, "on_change", "refuse") != "keep":  # refuse or restart before any worker starts
+            for fold in folds:
+                reconcile_fold(fold_dir(out, fold), experiment, fold, ignore=ignore_changes)
+        _run_workers(train_module, experiment, out, workers, pending_folds(out, folds))
+
+
+def _run_workers(train_module: str, experiment: Any, out: Path, workers: int, todo: list[int]) -> None:
     if len(todo) <= 1:
         return
+    model = getattr(experiment, "model", None)
+    if model is not None and model.encoder_weights is None and model.encoder_weights_file is None:
+        warn_random_init("random", model.encoder, model.random_init_ok)  # the workers' warnings go to their logs
     workers = min(workers, len(todo))
     threads = threads_per_worker(workers)
     root = _module_root(train_module)
@@ -139,7 +159,16 @@ def run_fold_workers(train_module: str, experiment: Any, folds: Sequence[int]) -
     env = _worker_env(threads, root, config)
     print(f"training folds {todo} in {workers} worker processes, {threads} thread(s) each; logs in {folder}",
           flush=True)
-    queue, running = list(todo), []
+    queue: list[int] = list(todo)
+    running: list[_Worker] = []
+    with terminate_as_exit():
+        _supervise(train_module, queue, running, workers, folder, config, env, out)
+
+
+def _supervise(train_module: str, queue: list[int], running: list[_Worker], workers: int, folder: Path,
+               config: Path, env: dict[str, str], out: Path) -> None:
+    """Start workers from ``queue`` (at most ``workers`` at once) until every fold finished; on any
+    exit (an error, SIGTERM, Ctrl-C) the running ones are stopped and reaped."""
     try:
         while queue or running:
             while queue and len(running) < workers:
@@ -167,6 +196,7 @@ def run_fold_workers(train_module: str, experiment: Any, folds: Sequence[int]) -
             worker.process.terminate()
         for worker in running:
             try:
-                worker.process.wait(timeout=30)
+                worker.process.wait(timeout=_STOP_SECONDS)
             except subprocess.TimeoutExpired:
                 worker.process.kill()
+                worker.process.wait()

@@ -8,8 +8,9 @@ Maps are ``[H, W]`` or ``[1, H, W]`` float probabilities, aligned with uint8 tru
 - :func:`search_threshold`: binarization thresholds;
 - :func:`search_threshold_min_area`: thresholds x minimum component areas;
 - :func:`search_triplet`: SIIM triplets (top threshold, min area, bottom threshold); each image's
-  positive decision and each bottom threshold's score are computed once, then all combinations
-  are scored by one matrix product.
+  pixel counts and each bottom threshold's score are computed once (:func:`triplet_rows`, which
+  can be streamed batch by batch), then all combinations are scored by one matrix product
+  (:func:`best_triplet`).
 
 Each returns a :class:`SearchResult` with the best parameters, the best score and a table of
 every combination.
@@ -132,27 +133,48 @@ def search_threshold_min_area(
     return _result(table)
 
 
-def search_triplet(
+def triplet_rows(
     probs: Sequence[np.ndarray],
     truths: Sequence[np.ndarray],
     top_thresholds: Sequence[float],
-    min_areas: Sequence[int],
     bottom_thresholds: Sequence[float],
     metric: str | PerImageMetric = "dice",
-) -> SearchResult:
-    """Best SIIM triplet (see :mod:`common.post.triplet`) over the full grid."""
+) -> np.ndarray:
+    """Per image, everything :func:`best_triplet` needs: ``[N, T + B + 1]`` float64 rows of the
+    pixel counts above each top threshold, the score at each bottom threshold, and the score of an
+    empty mask. Rows of separate batches concatenate (validation streams them)."""
     _check(probs, truths)
     fn = _per_image_fn(metric)
     tops = np.asarray(top_thresholds, dtype=np.float64)
-    areas = np.asarray(min_areas)
     counts = np.array([[np.count_nonzero(np.asarray(p) > thr) for thr in tops] for p in probs])  # [N, T]
     bottom = per_image_scores(probs, truths, bottom_thresholds, metric)  # [N, B]
     empty = np.array([fn(t, np.zeros(np.shape(t), np.uint8)) for t in truths])  # [N]
+    return np.column_stack([counts.reshape(len(probs), tops.size), bottom, empty]).astype(np.float64)
+
+
+def best_triplet(
+    rows: np.ndarray,
+    top_thresholds: Sequence[float],
+    min_areas: Sequence[int],
+    bottom_thresholds: Sequence[float],
+) -> SearchResult:
+    """Best SIIM triplet over the full grid from the :func:`triplet_rows` of every image."""
+    tops = np.asarray(top_thresholds, dtype=np.float64)
+    areas = np.asarray(min_areas)
+    rows = np.asarray(rows, dtype=np.float64)
+    n_top, n_bottom = tops.size, len(bottom_thresholds)
+    if rows.ndim != 2 or rows.shape[1] != n_top + n_bottom + 1:
+        raise ValueError(f"triplet rows must be [N, {n_top + n_bottom + 1}], got shape {rows.shape}")
+    if len(rows) == 0:
+        raise ValueError("nothing to search on: no maps given")
+    counts = rows[:, :n_top]
+    bottom = np.ascontiguousarray(rows[:, n_top : n_top + n_bottom])
+    empty = np.ascontiguousarray(rows[:, -1])
     positive = (counts[:, :, None] > areas[None, None, :]).astype(np.float64)  # [N, T, A]
     scores = (
         np.einsum("ita,ib->tab", positive, bottom) + np.einsum("ita,i->ta", 1 - positive, empty)[..., None]
     )
-    scores /= len(probs)
+    scores /= len(rows)
     t, a, b = np.meshgrid(tops, areas, np.asarray(bottom_thresholds, float), indexing="ij")
     table = pd.DataFrame(
         {
@@ -163,3 +185,16 @@ def search_triplet(
         }
     )
     return _result(table)
+
+
+def search_triplet(
+    probs: Sequence[np.ndarray],
+    truths: Sequence[np.ndarray],
+    top_thresholds: Sequence[float],
+    min_areas: Sequence[int],
+    bottom_thresholds: Sequence[float],
+    metric: str | PerImageMetric = "dice",
+) -> SearchResult:
+    """Best SIIM triplet (see :mod:`common.post.triplet`) over the full grid."""
+    rows = triplet_rows(probs, truths, top_thresholds, bottom_thresholds, metric)
+    return best_triplet(rows, top_thresholds, min_areas, bottom_thresholds)

@@ -117,9 +117,11 @@ def _learning(run: RunFiles) -> str:
     rows = []
     for name, history in run.histories.items():
         done = run.fold_results.get(name, {})
-        rows.append((name, len(history), done.get("best_metric", "not finished"), done.get("stopped_early", "")))
-    legend = '<p class="legend">solid: train loss / metric; dashed: validation loss; star: best epoch.</p>'
-    return chart + legend + _table(rows, ["fold", "epochs", "best validation metric", "stopped early"])
+        rows.append((name, len(history), done.get("best_metric", "not finished"), done.get("stopped_early", ""),
+                     done.get("encoder_init", "")))
+    legend = ('<p class="legend">solid: train loss / metric; dashed: validation loss; star: best epoch. '
+              "Encoder init: random, imagenet (or another pretrained tag) or file:&lt;name&gt;.</p>")
+    return chart + legend + _table(rows, ["fold", "epochs", "best validation metric", "stopped early", "encoder init"])
 
 
 def _search(run: RunFiles) -> str:

@@ -20,7 +20,14 @@ from common.train.distributed import (
     is_main_process,
     setup_distributed,
 )
-from common.train.engine import FitResult, NonFiniteLossError, Trainer, criterion_from_config, fit
+from common.train.engine import (
+    FitResult,
+    NonFiniteLossError,
+    NonFiniteValidationError,
+    Trainer,
+    criterion_from_config,
+    fit,
+)
 from common.train.optim import OPTIMIZERS, build_optimizer, param_groups
 from common.train.rng import capture_rng_state, derive_seed, restore_rng_state, seed_everything
 from common.train.schedulers import SCHEDULERS, Scheduler
@@ -34,6 +41,7 @@ __all__ = [
     "FitResult",
     "LossPhase",
     "NonFiniteLossError",
+    "NonFiniteValidationError",
     "SchedulerConfig",
     "Scheduler",
     "Selector",

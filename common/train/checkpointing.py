@@ -21,9 +21,9 @@ _STATE_KEYS = ("model", "optimizer", "scheduler", "scaler", "selector", "rng", "
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temporary file in the same folder, then rename over ``path``."""
+    """``torch.save`` to a temporary file in the same folder, flushed to disk, then renamed over ``path``."""
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, fsync=True) as tmp:
         torch.save(obj, tmp)
     return path
 

@@ -60,9 +60,19 @@ class LossPhase:
 
 @dataclass
 class TrainConfig:
-    """Everything the engine needs besides the model, the data and the metric."""
+    """Everything the engine needs besides the model, the data and the metric.
+
+    ``limit_batches``: train on at most this many batches per epoch (smoke runs, debugging); the
+    learning-rate schedule counts the shortened epochs. ``null`` trains on every batch.
+
+    ``tensorboard``: also write TensorBoard events to ``<run>/tensorboard`` (losses, metric, learning
+    rates per epoch); every ``tensorboard_images_every`` epochs (0 = never; validated epochs only)
+    and on the last epoch, a grid of the first ``tensorboard_images`` validation images with truth and
+    prediction.
+    """
 
     epochs: int = 10
+    limit_batches: int | None = None
     batch_size: int = 8
     val_batch_size: int | None = None
     lr: float = 1.0e-3
@@ -97,10 +107,14 @@ class TrainConfig:
     resume: str | None = None
     progress: bool = True
     tensorboard: bool = False
+    tensorboard_images_every: int = 5
+    tensorboard_images: int = 4
     plot_curves: bool = True
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "epochs", self.epochs, ">= 1")
+        if self.limit_batches is not None:
+            _check(self.limit_batches >= 1, "limit_batches", self.limit_batches, ">= 1 (null = every batch)")
         _check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
         if self.val_batch_size is not None:
             _check(self.val_batch_size >= 1, "val_batch_size", self.val_batch_size, ">= 1")
@@ -117,6 +131,9 @@ class TrainConfig:
         _check(self.top_k >= 1, "top_k", self.top_k, ">= 1")
         _check(self.snapshots >= 0, "snapshots", self.snapshots, ">= 0 (0 = off)")
         _check(self.num_workers >= 0, "num_workers", self.num_workers, ">= 0")
+        _check(self.tensorboard_images_every >= 0, "tensorboard_images_every", self.tensorboard_images_every,
+               ">= 0 (0 = no image grids)")
+        _check(self.tensorboard_images >= 1, "tensorboard_images", self.tensorboard_images, ">= 1")
         if self.loss_schedule:
             starts = [phase.start_epoch for phase in self.loss_schedule]
             if starts[0] != 0 or starts != sorted(set(starts)):

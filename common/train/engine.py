@@ -8,7 +8,8 @@ snapshot checkpoints, early stopping, exact resume from ``last.pt`` and per-epoc
 
 Contracts: the model returns a dict with ``"mask"`` logits [B,K,H,W] (or that tensor);
 ``criterion(outputs, batch) -> (loss, terms)``; dataset items are dicts with ``"image"``,
-``"mask"``, ``"index"``; ``metric_fn(probs, truths) -> float`` (higher is better).
+``"mask"``, ``"index"``; ``metric_fn`` is a :class:`~common.train.val_metric.ValidationMetric`
+(per-image rows from each validation batch, reduced to one value, higher is better).
 """
 
 from __future__ import annotations
@@ -45,11 +46,13 @@ from common.train.distributed import (
     setup_distributed,
 )
 from common.train.optim import build_optimizer, encoder_of
+from common.train.preview import prediction_grid
 from common.train.rng import capture_rng_state, derive_seed, restore_rng_state, seed_everything
 from common.train.run_log import RunLogger, save_run_metadata
 from common.train.schedulers import Scheduler
 from common.train.selection import Selector
-from common.train.validation import MetricFn, evaluate
+from common.train.val_metric import ValidationMetric, checked_metric
+from common.train.validation import evaluate
 
 _log = logging.getLogger(__name__)
 
@@ -71,6 +74,16 @@ class NonFiniteLossError(FloatingPointError):
             f"count from 0); training stopped before updating the weights, {kept}"
         )
         self.value, self.epoch, self.step, self.batch, self.checkpoint = value, epoch, step, batch, checkpoint
+
+
+class NonFiniteValidationError(FloatingPointError):
+    """A validation loss or metric was NaN or infinite; the run stops, as for a non-finite training loss."""
+
+    def __init__(self, key: str, value: float, epoch: int, checkpoint: Path | None) -> None:
+        kept = f"the last good checkpoint is {checkpoint}" if checkpoint else "no checkpoint had been written yet"
+        super().__init__(f"{key} is {value} at epoch {epoch} (epochs count from 0); training stopped before "
+                         f"selecting checkpoints, {kept}")
+        self.key, self.value, self.epoch, self.checkpoint = key, value, epoch, checkpoint
 
 
 @dataclass
@@ -102,7 +115,7 @@ def fit(
     val_ds: Dataset | None,
     cfg: TrainConfig,
     run_dir: str | Path,
-    metric_fn: MetricFn | None = None,
+    metric_fn: ValidationMetric | None = None,
     sampler: Sampler | Callable[[], Sampler] | None = None,
     run_config: Any = None,
 ) -> FitResult:
@@ -129,7 +142,7 @@ class Trainer:
         val_ds: Dataset | None,
         cfg: TrainConfig,
         run_dir: str | Path,
-        metric_fn: MetricFn | None = None,
+        metric_fn: ValidationMetric | None = None,
         sampler: Sampler | Callable[[], Sampler] | None = None,
         run_config: Any = None,
     ) -> None:
@@ -139,7 +152,7 @@ class Trainer:
         self.val_ds = val_ds
         self.cfg = cfg
         self.run_dir = Path(run_dir)
-        self.metric_fn = metric_fn
+        self.metric_fn = checked_metric(metric_fn)
         self.sampler_arg = sampler
         self.run_config = run_config if run_config is not None else cfg
         self.enc_params: list[nn.Parameter] = []
@@ -205,7 +218,7 @@ class Trainer:
                 self.val_ds, cfg.val_batch_size or cfg.batch_size, train=False, num_workers=cfg.num_workers,
                 seed=cfg.seed, sampler=shard,
             )  # fmt: skip
-        self.steps_per_epoch = math.ceil(len(self.train_loader) / cfg.accumulate)
+        self.steps_per_epoch = math.ceil(self._batches_per_epoch() / cfg.accumulate)
         self.scheduler = Scheduler(self.optimizer, cfg.scheduler, cfg.lr, cfg.epochs, self.steps_per_epoch)
         self.amp_dtype = resolve_amp_dtype(cfg.amp, dev)
         self.scaler = make_grad_scaler(dev, self.amp_dtype)
@@ -286,6 +299,10 @@ class Trainer:
                 record.update(self._validate(self.ema.module, criterion, "_ema"))
             self.model.train()
             record["time_val"] = time.perf_counter() - tic
+            bad = next((k for k, v in record.items() if k.startswith("val_") and not math.isfinite(v)), None)
+            if bad is not None:
+                raise NonFiniteValidationError(bad, record[bad], epoch, self.last_path if self.saved_epoch is not None
+                                               else None)
         value = float(record[self.monitor]) if self.monitor in record else None
         self.scheduler.end_epoch(value, self.selector.higher_is_better)
         best_model = self.ema.module if self.ema is not None else self.model
@@ -300,11 +317,31 @@ class Trainer:
         history.append(record)
         self._save_state(epoch, step, history)
         self.logger.log_epoch(history)
+        if "time_val" in record:
+            self._log_predictions(epoch, best_model)
         if self.show:
             shown = {k: v for k, v in record.items() if k != "epoch" and not k.startswith("time")}
             text = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items())
             tqdm.write(f"epoch {epoch}: {text}{' *' if improved else ''}")
         return step
+
+    def _log_predictions(self, epoch: int, model: nn.Module) -> None:
+        """TensorBoard grid of validation predictions (rank 0), every ``tensorboard_images_every``
+        epochs and on the last one."""
+        every = self.cfg.tensorboard_images_every
+        if not self.logger.tensorboard or not every or self.val_ds is None:
+            return
+        if (epoch + 1) % every and epoch != self.cfg.epochs - 1:
+            return
+        training = model.training
+        grid = prediction_grid(model, self.val_ds, self.cfg.tensorboard_images, self.device, self.model_inputs)
+        model.train(training)
+        self.logger.log_image("predictions", grid, epoch)
+
+    def _batches_per_epoch(self) -> int:
+        """Training batches per epoch: the loader's, at most ``train.limit_batches``."""
+        n = len(self.train_loader)
+        return n if self.cfg.limit_batches is None else min(n, self.cfg.limit_batches)
 
     def _validates(self, epoch: int) -> bool:
         """Validate from ``validate_from_epoch`` on, and always on the last epoch and at cycle ends
@@ -345,12 +382,14 @@ class Trainer:
     def _train_epoch(self, epoch: int, step: int, criterion: Criterion) -> tuple[int, dict[str, float]]:
         cfg, dev, net, opt = self.cfg, self.device, self.net, self.optimizer
         net.train()
-        n = len(self.train_loader)
+        n = self._batches_per_epoch()
         loss_sum, terms_seen = 0.0, {}
         bar = tqdm(self.train_loader, total=n, desc=f"epoch {epoch}", disable=not self.show, leave=False,
                    dynamic_ncols=True)  # fmt: skip
         opt.zero_grad(set_to_none=True)
         for i, batch in enumerate(bar):
+            if i == n:  # train.limit_batches
+                break
             group = min(cfg.accumulate, n - (i - i % cfg.accumulate))
             stepping = i % cfg.accumulate == group - 1
             batch = move_batch(batch, dev, cfg.channels_last)

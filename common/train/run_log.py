@@ -1,5 +1,12 @@
 """What a run leaves besides checkpoints: per-epoch metrics (CSV and JSONL), optional TensorBoard
-scalars, the resolved config, package versions, and a PNG of the learning curves.
+logs, the resolved config, package versions, and a PNG of the learning curves.
+
+TensorBoard (``train.tensorboard: true``; ``tensorboard --logdir <run.out>``) gets every numeric
+entry of each epoch's record, grouped by tag prefix: ``loss/`` (``train_loss``, ``val_loss``, the
+loss terms, ``val_loss_ema``), ``metric/`` (``val_metric``, ``val_metric_ema``), ``lr/`` (one per
+parameter group), ``time/``; plus, every ``train.tensorboard_images_every`` epochs (when validated)
+and on the last one, ``predictions``: a grid of image | truth | prediction rows
+(:mod:`common.train.preview`). Events go to ``<run_dir>/tensorboard``.
 
 Only rank 0 writes. The metric files are rewritten whole from the history after every epoch
 (atomically), so they always match ``last.pt``, also after a resume.
@@ -11,7 +18,6 @@ import csv
 import importlib.metadata
 import io
 import json
-import logging
 import platform
 import subprocess
 import sys
@@ -22,8 +28,6 @@ from typing import Any
 import torch
 
 from common.io.atomic import atomic_path, atomic_text_writer
-
-_log = logging.getLogger(__name__)
 
 _PACKAGES = (
     "torch", "torchvision", "timm", "segmentation-models-pytorch", "albumentations", "numpy",
@@ -86,10 +90,18 @@ class RunLogger:
         if enabled and tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
-            except ImportError:
-                _log.warning("tensorboard requested but not installed; skipping TensorBoard logging")
-            else:
-                self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+            except ImportError as exc:
+                raise ImportError(
+                    "train.tensorboard is true but the tensorboard package is missing: install it "
+                    "(requirements.txt pins it; `pip install kaggle-seg[tensorboard]`) or set "
+                    "train.tensorboard=false"
+                ) from exc
+            self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+
+    @property
+    def tensorboard(self) -> bool:
+        """Whether this logger writes TensorBoard events (rank 0 with ``train.tensorboard``)."""
+        return self._tb is not None
 
     def log_epoch(self, history: list[dict[str, Any]]) -> None:
         """Rewrite ``metrics.csv``/``metrics.jsonl`` from ``history``; send the last record to TensorBoard."""
@@ -107,8 +119,14 @@ class RunLogger:
         if self._tb is not None:
             last = history[-1]
             for key, value in last.items():
-                if key != "epoch" and isinstance(value, int | float):
-                    self._tb.add_scalar(key, value, global_step=int(last["epoch"]))
+                if key not in ("epoch", "step") and isinstance(value, int | float):
+                    self._tb.add_scalar(_tag(key), value, global_step=int(last["epoch"]))
+            self._tb.flush()
+
+    def log_image(self, tag: str, image: torch.Tensor, epoch: int) -> None:
+        """Send a [3, H, W] float image in [0, 1] to TensorBoard (no-op without TensorBoard)."""
+        if self._tb is not None:
+            self._tb.add_image(tag, image, global_step=epoch, dataformats="CHW")
             self._tb.flush()
 
     def plot(self, history: list[dict[str, Any]]) -> Path | None:
@@ -146,3 +164,14 @@ class RunLogger:
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+
+
+def _tag(key: str) -> str:
+    """TensorBoard tag of a record key: ``loss/``, ``metric/``, ``lr/`` or ``time/`` prefix."""
+    if key.startswith("lr"):
+        return f"lr/{key}"
+    if key.startswith("time"):
+        return f"time/{key}"
+    if "metric" in key:
+        return f"metric/{key}"
+    return f"loss/{key}"

@@ -6,6 +6,8 @@ for the ``top_k`` best epochs, listed best first in ``checkpoints/topk.json``; a
 ``snapshots`` = N > 0, ``snapshots/cycle_CC_epoch_EEE.pt`` saved at the end of each scheduler
 cycle, keeping the N best of them (by the monitored value), listed in cycle order in
 ``snapshots/snapshots.json``. Every rank keeps the same state, so early stopping agrees under DDP.
+A NaN or infinite value is never selected: it is not a best, takes no top-k place and no snapshot
+(the engine stops a run whose validation value is not finite before it gets here).
 """
 
 from __future__ import annotations
@@ -47,10 +49,10 @@ class Selector:
         self.snaps: list[dict[str, Any]] = []
 
     def better(self, value: float, than: float | None) -> bool:
-        """Whether ``value`` beats ``than`` (NaN never does; anything beats None)."""
-        if math.isnan(value):
+        """Whether ``value`` beats ``than`` (NaN or infinity never does; any finite value beats None)."""
+        if not math.isfinite(value):
             return False
-        if than is None or math.isnan(than):
+        if than is None or not math.isfinite(than):
             return True
         return value > than if self.higher_is_better else value < than
 
@@ -63,14 +65,14 @@ class Selector:
         else:
             self.bad_epochs += 1
         entry = {"epoch": epoch, "value": value}
-        if len(self.kept) < self.top_k or self.better(value, self.kept[-1]["value"]):
+        if math.isfinite(value) and (len(self.kept) < self.top_k or self.better(value, self.kept[-1]["value"])):
             entry["path"] = str(self.run_dir / "checkpoints" / f"epoch_{epoch:03d}.pt")
             self._save(save, Path(entry["path"]))
             self.kept = self._keep_best([*self.kept, entry], self.top_k)
             self._write_list(self.run_dir / "checkpoints" / "topk.json", self.kept)
         if cycle_end:
             self.cycles += 1
-            if self.snapshots:
+            if self.snapshots and math.isfinite(value):
                 name = f"cycle_{self.cycles:02d}_epoch_{epoch:03d}.pt"
                 snap = {"epoch": epoch, "value": value, "cycle": self.cycles}
                 snap["path"] = str(self.run_dir / "snapshots" / name)
@@ -109,7 +111,7 @@ class Selector:
 
 
 def _rank_key(value: float, higher_is_better: bool) -> tuple[bool, float]:
-    """Sort key putting the best value first and NaN last."""
-    if math.isnan(value):
+    """Sort key putting the best value first and NaN or infinity last."""
+    if not math.isfinite(value):
         return (True, 0.0)
     return (False, -value if higher_is_better else value)

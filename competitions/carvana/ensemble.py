@@ -17,7 +17,7 @@ import pandas as pd
 from common.infer.ensemble import ensemble_stores
 from common.infer.store import MapStore
 from common.pipeline import selected_folds
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from competitions.carvana.config import CarvanaExperiment, load_experiment
 from competitions.carvana.inputs import load_data
 
@@ -63,7 +63,7 @@ def run(cfg: CarvanaExperiment) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

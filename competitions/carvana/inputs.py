@@ -17,6 +17,7 @@ from common.data import SegmentationDataset, load_or_make_folds
 from common.io.rle import rle_decode
 from common.metrics import dice_scores
 from common.pipeline.kfold import FoldData
+from common.train.val_metric import BinarizedMean, ValidationMetric
 from competitions.carvana.config import CarvanaExperiment
 from competitions.carvana.data import (
     IMAGE_SHAPE,
@@ -140,6 +141,6 @@ class TruthMasks(Mapping[str, np.ndarray]):
         return len(self._rows)
 
 
-def validation_metric(probs: list[np.ndarray], truths: list[np.ndarray]) -> float:
+def validation_metric() -> ValidationMetric:
     """Mean Dice of the maps binarized at 0.5 (the engine's per-epoch validation metric)."""
-    return float(np.mean(dice_scores([t[0] for t in truths], [(p[0] > 0.5).astype(np.uint8) for p in probs])))
+    return BinarizedMean(dice_scores, threshold=0.5)

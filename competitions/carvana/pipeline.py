@@ -18,7 +18,8 @@ import torch
 
 from common.io.atomic import atomic_text_writer
 from common.pipeline import StageTimer
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
+from common.pipeline.kfold import recorded_encoder_init
 from common.train.distributed import env_world
 from competitions.carvana import ensemble, postprocess, predict, stack, submit, train
 from competitions.carvana.config import CarvanaExperiment, load_experiment
@@ -60,7 +61,9 @@ def run(cfg: CarvanaExperiment) -> float:
     _, test_dice = stage("submit", lambda: submit.run(cfg))
     if test_dice is not None:
         summary["test_dice_synthetic"] = test_dice
-    summary.update(cv_score=cv, timings=timer.seconds, cpu_seconds=timer.cpu, total_seconds=timer.total,
+    inits = {Path(m).name: recorded_encoder_init(m) for m in cfg.ensemble.members} or recorded_encoder_init(out)
+    summary.update(cv_score=cv, encoder_init=inits, timings=timer.seconds, cpu_seconds=timer.cpu,
+                   total_seconds=timer.total,
                    total_cpu_seconds=sum(timer.cpu.values()), torch_threads=torch.get_num_threads())
     with atomic_text_writer(out / "summary.json") as fh:
         json.dump(summary, fh, indent=2)
@@ -72,7 +75,7 @@ def run(cfg: CarvanaExperiment) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from common.io.atomic import atomic_text_writer
 from common.metrics import threshold_sweep
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from competitions.carvana.config import CarvanaExperiment, load_experiment
 from competitions.carvana.oof import OutOfFold, load_oof, per_image_dice
 
@@ -72,8 +72,10 @@ def run(cfg: CarvanaExperiment) -> dict[str, float]:
     }
     out = Path(cfg.run.out) / "post"
     out.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(out / "search.csv", index=False)
-    pd.Series(plain, name="dice").rename_axis("id").to_csv(out / "per_image.csv")
+    with atomic_text_writer(out / "search.csv") as fh:
+        pd.DataFrame(rows).to_csv(fh, index=False)
+    with atomic_text_writer(out / "per_image.csv") as fh:
+        pd.Series(plain, name="dice").rename_axis("id").to_csv(fh)
     with atomic_text_writer(out / "post.json") as fh:
         json.dump(summary, fh, indent=2)
     print(f"post: threshold={threshold} hull_min_area={chosen} oof_dice={best_score:.5f} "
@@ -82,7 +84,7 @@ def run(cfg: CarvanaExperiment) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from common.infer.store import open_maps
 from common.infer.tta import TTAConfig, build_tta
 from common.metrics import dice_scores
 from common.pipeline import predict_folds, selected_folds
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from common.train.distributed import resolve_device
 from competitions.carvana.config import CarvanaExperiment, load_experiment
 from competitions.carvana.inputs import TruthMasks, load_data, predict_dataset
@@ -57,15 +57,14 @@ def run(cfg: CarvanaExperiment) -> dict[str, float]:
         return {}
     oof = open_maps(result.oof)
     truths = TruthMasks(train[train["fold"].isin(folds)])
-    ids = list(truths)
-    preds = [(oof[i][0] > 0.5).astype(np.uint8) for i in ids]
-    score = float(np.mean(dice_scores([truths[i] for i in ids], preds)))
+    # One full-size map and truth at a time: the fold's maps never sit in memory together.
+    score = float(np.mean([dice_scores(truths[i][None], (oof[i][0] > 0.5)[None])[0] for i in truths]))
     print(f"oof_dice_threshold_0.5={score:.5f}")
     return {"oof_dice_threshold_0.5": score}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

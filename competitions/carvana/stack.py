@@ -19,7 +19,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from common.io.atomic import atomic_text_writer
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from common.stack import Stacker
 from common.stack.cv import cross_validate
 from common.stack.image_features import map_features
@@ -72,7 +72,8 @@ def run(cfg: CarvanaExperiment) -> dict[str, float | bool]:
     cv.stacker.meta.update(grid=grid)
     save_stacker(cv.stacker, out / "stacker.pkl")
     table = target.assign(predicted=cv.oof, picked=[grid[k] for k in picked])
-    table.to_csv(out / "thresholds.csv")
+    with atomic_text_writer(out / "thresholds.csv") as fh:
+        table.to_csv(fh)
     summary = {"oof_score_without_stacker": baseline, "oof_score_with_stacker": stacked, "gain": gain,
                "oracle_per_image_threshold": float(target["metric_best"].mean()), "used": used}
     with atomic_text_writer(out / "stack.json") as fh:
@@ -99,7 +100,7 @@ def stacker_thresholds(cfg: CarvanaExperiment, ids: Sequence[str], maps: Mapping
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

@@ -19,13 +19,15 @@ from tqdm import tqdm
 from common.io.rle import rle_encode
 from common.io.scoring import score_binary
 from common.io.submission import write_carvana_submission
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
+from common.pipeline.kaggle import print_submit_command
 from competitions.carvana.config import CarvanaExperiment, load_experiment
 from competitions.carvana.inputs import data_root, load_data
 from competitions.carvana.oof import post_mask, read_post, test_maps
 from competitions.carvana.stack import stacker_thresholds
 
 SUBMISSION = "submission.csv.gz"
+KAGGLE_SLUG = "carvana-image-masking-challenge"
 
 
 def run(cfg: CarvanaExperiment) -> tuple[Path, float | None]:
@@ -46,6 +48,7 @@ def run(cfg: CarvanaExperiment) -> tuple[Path, float | None]:
     expected = pd.read_csv(sample, dtype=str)["img"].tolist() if sample.is_file() else list(test["img"])
     path = write_carvana_submission(rows, Path(cfg.run.out) / SUBMISSION, expected_ids=expected)
     print(f"wrote {path} ({len(rows)} rows)")
+    print_submit_command(KAGGLE_SLUG, path, Path(cfg.run.out).name)
     solution = data_root(cfg) / "test_solution.csv"
     if not solution.is_file():
         return path, None
@@ -55,7 +58,7 @@ def run(cfg: CarvanaExperiment) -> tuple[Path, float | None]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

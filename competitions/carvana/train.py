@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from common.pipeline import run_fold_workers, selected_folds, train_folds
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from common.pipeline.kfold import FoldData
 from competitions.carvana.config import CarvanaExperiment, load_experiment
 from competitions.carvana.inputs import TrainSource, fold_data, load_data, train_source, validation_metric
@@ -26,11 +26,11 @@ def run(cfg: CarvanaExperiment) -> dict[int, float | None]:
             source.append(train_source(cfg, data.train))
         return fold_data(cfg, data.train, source[0], fold)
 
-    return train_folds(folds, cfg.run.out, make_fold, cfg.model, cfg.train, validation_metric, run_config=cfg)
+    return train_folds(folds, cfg.run.out, make_fold, cfg.model, cfg.train, validation_metric(), run_config=cfg)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
-from common.config import load_config
+from common.config import ConfigError, load_config
 from common.data import DataConfig
 from common.models import ModelConfig
 from common.pipeline import PredictConfig, RunConfig
@@ -20,12 +21,25 @@ class SourceConfig:
     """Where the stage1-layout folders are (paths relative to the working directory).
 
     ``root``: the labelled images (``<id>/images/<id>.png`` + ``<id>/masks/*.png``), trained on
-    with k folds. ``test_root``: images to submit for (``stage1_test``), or ``None`` when there
-    are none: the demo then submits its out-of-fold instances and scores them against ``root``.
+    with k folds. ``extra_roots``: more labelled stage1-layout folders trained on with ``root``
+    (read in place, never copied); an image id found in two folders is an error, so for the full
+    Kaggle ``stage1_train`` set ``root`` to it alone. ``test_root``: images to submit for
+    (``stage1_test``), or ``None`` when there are none: the demo then submits its out-of-fold
+    instances and scores them against their truth.
+    ``test_dir``: instead of ``test_root``, the test folder of the Kaggle download next to
+    ``root``: ``stage1_test`` or ``stage2_test_final`` (the final leaderboard's images, same
+    ``<id>/images/<id>.png`` layout without masks).
     """
 
     root: str = "data/dsb2018_stage1_sample/stage1_train"
+    extra_roots: list[str] = field(default_factory=list)
     test_root: str | None = None
+    test_dir: Literal["stage1_test", "stage2_test_final"] | None = None
+
+    def __post_init__(self) -> None:
+        if self.test_root is not None and self.test_dir is not None:
+            raise ConfigError(f"source.test_root ({self.test_root!r}) and source.test_dir ({self.test_dir!r}) "
+                              "both name the test images: set one of them")
 
 
 @dataclass

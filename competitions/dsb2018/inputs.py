@@ -12,9 +12,10 @@ import pandas as pd
 from tqdm import tqdm
 
 from common.data import SegmentationDataset, WeightedSampler, load_or_make_folds
-from common.metrics import dsb_scores
+from common.metrics import dsb_average_precision
 from common.pipeline.kfold import FoldData
 from common.post.instances import InstanceConfig, instances_from_maps
+from common.train.val_metric import PerImageMean, ValidationMetric
 from competitions.dsb2018.config import DsbExperiment
 from competitions.dsb2018.data import ImageRecord, list_images, load_image, load_labels
 from competitions.dsb2018.groups import image_groups
@@ -43,10 +44,24 @@ class LabelledImages:
         return list(self.table.index[self.table["fold"].isin(list(folds))])
 
 
+def labelled_records(roots: Sequence[str | Path]) -> list[ImageRecord]:
+    """The labelled images of several stage1-layout folders, read in place, in folder order;
+    an image id present in two folders raises naming both."""
+    records: list[ImageRecord] = []
+    seen: dict[str, Path] = {}
+    for root in roots:
+        for record in list_images(Path(root).expanduser(), require_masks=True):
+            if record.image_id in seen:
+                raise ValueError(f"image {record.image_id} is in both {seen[record.image_id]} and {root}")
+            seen[record.image_id] = Path(root)
+            records.append(record)
+    return records
+
+
 def load_labelled(cfg: DsbExperiment, progress: bool = True) -> LabelledImages:
-    """Read ``source.root`` (images, masks) and its folds, made once by image-type cluster and kept
-    in ``<run.out>/folds.csv``."""
-    records = list_images(cfg.source.root, require_masks=True)
+    """Read ``source.root`` and ``source.extra_roots`` (images, masks) and their folds, made once
+    stratified by image kind and kept in ``<run.out>/folds.csv``."""
+    records = labelled_records([cfg.source.root, *cfg.source.extra_roots])
     images, labels = {}, {}
     for record in tqdm(records, desc="read images", unit="img", disable=not progress, leave=False):
         images[record.image_id] = load_image(record)
@@ -59,9 +74,18 @@ def load_labelled(cfg: DsbExperiment, progress: bool = True) -> LabelledImages:
     return LabelledImages(table.set_index("id", drop=False), images, labels)
 
 
+def test_folder(cfg: DsbExperiment) -> Path | None:
+    """The test images' folder: ``source.test_root``, or ``source.test_dir`` next to ``source.root``."""
+    source = cfg.source
+    if source.test_dir is not None:
+        return Path(source.root).expanduser().parent / source.test_dir
+    return None if source.test_root is None else Path(source.test_root).expanduser()
+
+
 def test_records(cfg: DsbExperiment) -> list[ImageRecord]:
-    """The images of ``source.test_root`` (none when it is not set)."""
-    return [] if cfg.source.test_root is None else list_images(cfg.source.test_root)
+    """The images of the test folder (none when neither ``source.test_root`` nor ``source.test_dir`` is set)."""
+    folder = test_folder(cfg)
+    return [] if folder is None else list_images(folder)
 
 
 def training_dataset(cfg: DsbExperiment, data: LabelledImages, ids: Sequence[str], train: bool) -> SegmentationDataset:
@@ -99,15 +123,15 @@ def fold_data(cfg: DsbExperiment, data: LabelledImages, fold: int) -> FoldData:
                     crop_sampler(cfg, data, train_ids))
 
 
-def validation_metric(instance: InstanceConfig) -> Callable[[list[np.ndarray], list[np.ndarray]], float]:
+def validation_metric(instance: InstanceConfig) -> ValidationMetric:
     """The engine's per-epoch metric: mean AP of the instances extracted from the predicted maps
     against truth instances recovered from the truth targets (a close proxy of the real truth,
     which the engine does not carry)."""
 
-    def metric(probs: list[np.ndarray], truths: list[np.ndarray]) -> float:
-        preds = [instances_from_maps(p[0], p[1], p[2], instance) for p in probs]
-        recovered = [instances_from_maps(t[0].astype(np.float32), t[1].astype(np.float32), t[2].astype(np.float32),
-                                         _TRUTH_RECOVERY) for t in truths]
-        return float(np.mean(dsb_scores(recovered, preds)))
+    def score(prob: np.ndarray, truth: np.ndarray) -> float:
+        pred = instances_from_maps(prob[0], prob[1], prob[2], instance)
+        recovered = instances_from_maps(truth[0].astype(np.float32), truth[1].astype(np.float32),
+                                        truth[2].astype(np.float32), _TRUTH_RECOVERY)
+        return dsb_average_precision(recovered, pred)
 
-    return metric
+    return PerImageMean(score)

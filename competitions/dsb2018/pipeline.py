@@ -3,7 +3,8 @@
 
 Prints the out-of-fold mean AP after each stage next to the classical baseline (Otsu + distance
 watershed) on the same images, and ends with ``cv_score=<value>``; writes ``<run.out>/summary.json``
-(scores, baseline, stage wall and CPU times) for the demo scoreboard.
+(scores, baseline, out-of-fold and baseline mean AP per image kind, stage wall and CPU times)
+for the demo scoreboard.
 """
 
 from __future__ import annotations
@@ -17,19 +18,21 @@ import numpy as np
 from common.io.atomic import atomic_text_writer
 from common.metrics import dsb_scores
 from common.pipeline import StageTimer
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
+from common.pipeline.kfold import recorded_encoder_init
 from common.train.distributed import env_world
 from competitions.dsb2018 import postprocess, predict, stack, submit, train
 from competitions.dsb2018.baseline import classical_instances
 from competitions.dsb2018.config import DsbExperiment, load_experiment
+from competitions.dsb2018.evaluate import format_table, oof_kind_table
 from competitions.dsb2018.oof import load_oof
 
 
-def baseline_score(cfg: DsbExperiment) -> float:
-    """Mean AP of the classical baseline on the out-of-fold images."""
+def baseline_scores(cfg: DsbExperiment) -> dict[str, float]:
+    """Average precision of the classical baseline on each out-of-fold image."""
     oof = load_oof(cfg)
     preds = [classical_instances(oof.data.images[i]) for i in oof.ids]
-    return float(np.mean(dsb_scores([oof.truths[i] for i in oof.ids], preds)))
+    return dict(zip(oof.ids, dsb_scores([oof.truths[i] for i in oof.ids], preds).tolist()))
 
 
 def run(cfg: DsbExperiment) -> float:
@@ -44,7 +47,8 @@ def run(cfg: DsbExperiment) -> float:
         predict.run(cfg)
     with stage("postprocess"):
         post = postprocess.run(cfg)
-    baseline = baseline_score(cfg)
+    baseline_per_image = baseline_scores(cfg)
+    baseline = float(np.mean(list(baseline_per_image.values())))
     cv = post["oof_score"]
     summary = {"competition": "dsb2018", "metric": "DSB2018 mean average precision (IoU 0.5-0.95)",
                "baseline_otsu_watershed": baseline, "oof_post": post["oof_score"],
@@ -58,20 +62,24 @@ def run(cfg: DsbExperiment) -> float:
             cv = stacked["oof_score_with_stacker"]
     with stage("submit"):
         submitted = submit.run(cfg)
-    summary.update(oof_submission_score=submitted["oof_submission_score"], cv_score=cv, timings=timer.seconds,
+    kinds = oof_kind_table(cfg, baseline_per_image)
+    summary.update(oof_submission_score=submitted["oof_submission_score"], cv_score=cv,
+                   encoder_init=recorded_encoder_init(out), timings=timer.seconds,
+                   by_kind=kinds.to_dict(orient="index"),
                    cpu_seconds=cpu, total_seconds=timer.total, total_cpu_seconds=sum(cpu.values()))
     with atomic_text_writer(out / "summary.json") as fh:
         json.dump(summary, fh, indent=2)
     print(f"oof mean AP: baseline (Otsu + watershed)={baseline:.4f} level one={post['oof_score']:.4f}"
           + (f" with GBM={summary['oof_stack']:.4f} (cross-fitted {summary['oof_stack_cross_fitted']:.4f}, "
              f"{'used' if summary['stack_used'] else 'not used'})" if cfg.stack.enabled else ""))
+    print("oof mean AP by image kind (model = the out-of-fold submission):\n" + format_table(kinds))
     print(f"stages: {timer.summary()} | cpu: " + " ".join(f"{k}={v:.0f}s" for k, v in cpu.items()))
     print(f"cv_score={cv:.6f}")
     return cv
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

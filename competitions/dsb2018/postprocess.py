@@ -16,7 +16,7 @@ import numpy as np
 
 from common.io.atomic import atomic_text_writer
 from common.metrics import dsb_scores
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from common.post.coordinate import coordinate_search
 from common.post.instances import InstanceConfig, remove_small_instances
 from competitions.dsb2018.config import DsbExperiment, load_experiment
@@ -61,7 +61,8 @@ def run(cfg: DsbExperiment) -> dict[str, Any]:
                "per_image": dict(zip(oof.ids, per_image.tolist()))}
     out = post_path(cfg).parent
     out.mkdir(parents=True, exist_ok=True)
-    result.table.to_csv(out / "search.csv", index=False)
+    with atomic_text_writer(out / "search.csv") as fh:
+        result.table.to_csv(fh, index=False)
     with atomic_text_writer(post_path(cfg)) as fh:
         json.dump(summary, fh, indent=2)
     shown = " ".join(f"{k}={v}" for k, v in params.items())
@@ -71,7 +72,7 @@ def run(cfg: DsbExperiment) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from common.pipeline import (
     predict_to_store,
     selected_folds,
 )
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from common.train.distributed import resolve_device
 from competitions.dsb2018.config import DsbExperiment, load_experiment
 from competitions.dsb2018.data import list_images, load_image, load_labels
@@ -102,13 +102,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--images", type=Path, help="a stage1-layout folder to predict and submit for")
     parser.add_argument("--submission", type=Path, help="where --images writes its submission CSV")
     extra, rest = parser.parse_known_args(argv)
-    cfg = load_experiment(*stage_arguments(__doc__.splitlines()[0], rest))
-    if extra.images is None:
-        if extra.submission is not None:
-            raise SystemExit("--submission needs --images DIR")
-        run(cfg)
-        return
-    predict_images(cfg, extra.images, extra.submission or Path(cfg.run.out) / f"submission_{extra.images.name}.csv")
+    if extra.images is None and extra.submission is not None:
+        raise SystemExit("--submission needs --images DIR")
+
+    def stage(cfg: DsbExperiment) -> None:
+        if extra.images is None:
+            run(cfg)
+        else:
+            predict_images(cfg, extra.images,
+                           extra.submission or Path(cfg.run.out) / f"submission_{extra.images.name}.csv")
+
+    stage_main(__doc__.splitlines()[0], rest, load_experiment, stage)
 
 
 if __name__ == "__main__":

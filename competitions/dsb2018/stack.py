@@ -24,7 +24,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from common.io.atomic import atomic_text_writer
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from common.post.instances import InstanceConfig
 from common.stack import (
     Decision,
@@ -220,7 +220,7 @@ def final_instances(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

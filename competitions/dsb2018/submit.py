@@ -21,7 +21,8 @@ from common.infer.store import MapStore
 from common.io.scoring import score_dsb
 from common.io.submission import write_dsb_submission
 from common.metrics import dsb_scores
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
+from common.pipeline.kaggle import print_submit_command
 from competitions.dsb2018.config import DsbExperiment, load_experiment
 from competitions.dsb2018.data import load_image
 from competitions.dsb2018.features import compose
@@ -29,6 +30,8 @@ from competitions.dsb2018.groups import image_type
 from competitions.dsb2018.inputs import test_records
 from competitions.dsb2018.oof import OutOfFold, instances, load_oof, read_instance_config
 from competitions.dsb2018.stack import final_instances, instance_rows, stack_dir
+
+KAGGLE_SLUG = "data-science-bowl-2018"
 
 
 def _stack_used(cfg: DsbExperiment) -> bool:
@@ -57,7 +60,7 @@ def run(cfg: DsbExperiment) -> dict[str, float]:
     oof = load_oof(cfg)
     labels = oof_instances(cfg, oof)
     path = write_dsb_submission(labels, out / "oof_submission.csv", expected_ids=oof.ids)
-    if len(oof.ids) == len(oof.data.table):  # every labelled image is out of fold: the local scorer applies
+    if len(oof.ids) == len(oof.data.table) and not cfg.source.extra_roots:  # all of root out of fold: score it
         score = score_dsb(path, truth_dir=cfg.source.root).score
     else:
         score = float(np.mean(dsb_scores([oof.truths[i] for i in oof.ids], [labels[i] for i in oof.ids])))
@@ -74,11 +77,12 @@ def run(cfg: DsbExperiment) -> dict[str, float]:
         test_labels = final_instances(cfg, ids, MapStore(maps_path), types)
         sub = write_dsb_submission(test_labels, out / "submission.csv", expected_ids=ids)
         print(f"wrote {sub} ({len(ids)} images, {sum(int(v.max()) for v in test_labels.values())} nuclei)")
+        print_submit_command(KAGGLE_SLUG, sub, out.name)
     return result
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from common.pipeline import run_fold_workers, selected_folds, train_folds
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from competitions.dsb2018.config import DsbExperiment, load_experiment
 from competitions.dsb2018.inputs import fold_data, load_labelled, validation_metric
 
@@ -22,7 +22,7 @@ def run(cfg: DsbExperiment) -> dict[int, float | None]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

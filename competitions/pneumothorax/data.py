@@ -108,6 +108,8 @@ def read_siim_train(
             stacklevel=2,
         )
     ids = list(rles)
+    if not ids:
+        raise ValueError(f"{csv_path}: no training rows; the data folder {root} has an empty training set")
     frame = pd.DataFrame(
         {
             "ImageId": ids,

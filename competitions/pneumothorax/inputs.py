@@ -15,8 +15,8 @@ import pandas as pd
 from common.data import SegmentationDataset, build_sampler, load_or_make_folds
 from common.io.images import read_mask
 from common.pipeline.kfold import FoldData
-from common.post.search import search_triplet
 from common.train.distributed import env_world
+from common.train.val_metric import TripletSearch, ValidationMetric
 from competitions.pneumothorax.config import FULL_SIZE, PneumothoraxExperiment
 from competitions.pneumothorax.prepare import prepare
 from competitions.pneumothorax.synth import write_dataset
@@ -173,16 +173,11 @@ def scaled_areas(areas: list[int], size: int) -> list[int]:
     return [int(round(a * (size / FULL_SIZE) ** 2)) for a in areas]
 
 
-def validation_metric(cfg: PneumothoraxExperiment, size: int) -> Callable[[list[np.ndarray], list[np.ndarray]], float]:
+def validation_metric(cfg: PneumothoraxExperiment, size: int) -> ValidationMetric:
     """The engine's per-epoch metric at ``size``: mean Dice of the best triplet on the ``post`` grid
     (so checkpoints are chosen for detection, not for predicting nothing on 78% empty images)."""
     post = cfg.post
-    areas = scaled_areas(post.min_areas, size)
-
-    def metric(probs: list[np.ndarray], truths: list[np.ndarray]) -> float:
-        return search_triplet(probs, truths, post.top_thresholds, areas, post.bottom_thresholds, "dice").score
-
-    return metric
+    return TripletSearch(post.top_thresholds, scaled_areas(post.min_areas, size), post.bottom_thresholds, "dice")
 
 
 def final_models_dir(cfg: PneumothoraxExperiment) -> Path:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from common.io.atomic import atomic_text_writer
 from common.pipeline import StageTimer
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
+from common.pipeline.kfold import recorded_encoder_init
 from common.train.distributed import env_world
 from competitions.pneumothorax import postprocess, predict, stack, submit, train
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
@@ -54,7 +55,8 @@ def run(cfg: PneumothoraxExperiment) -> float:
         submitted = submit.run(cfg)
     if "test_dice" in submitted:
         summary["test_dice_synthetic"] = submitted["test_dice"]
-    summary.update(cv_score=cv, timings=timer.seconds, total_seconds=timer.total)
+    summary.update(cv_score=cv, encoder_init=recorded_encoder_init(out), timings=timer.seconds,
+                   total_seconds=timer.total)
     with atomic_text_writer(out / "summary.json") as fh:
         json.dump(summary, fh, indent=2)
     print(f"stages: {timer.summary()}")
@@ -66,7 +68,7 @@ def run(cfg: PneumothoraxExperiment) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

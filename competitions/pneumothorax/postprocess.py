@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from common.io.atomic import atomic_text_writer
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from common.post.search import search_triplet
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
 from competitions.pneumothorax.inputs import scaled_areas
@@ -51,7 +51,7 @@ def run(cfg: PneumothoraxExperiment) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import numpy as np
 
 from common.metrics import dice
 from common.pipeline import FoldMaps, predict_folds, selected_folds
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from common.train.distributed import resolve_device
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
 from competitions.pneumothorax.inputs import dataset, final_models_dir, load_tables
@@ -38,7 +38,7 @@ def run(cfg: PneumothoraxExperiment) -> FoldMaps:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

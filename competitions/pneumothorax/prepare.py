@@ -137,10 +137,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--stage", type=int, choices=(1, 2), default=None, help="default: detect")
     args = parser.parse_args(argv)
     if args.config is not None:
+        from common.pipeline.cli import stage_main
         from competitions.pneumothorax.config import load_experiment
         from competitions.pneumothorax.inputs import prepare_all  # imports this module
 
-        prepare_all(load_experiment(args.config, args.overrides), refresh=True)
+        stage_main(parser.description, ["--config", args.config, *args.overrides], load_experiment,
+                   lambda cfg: prepare_all(cfg, refresh=True))
         return
     if args.data is None or args.out is None or args.overrides:
         parser.error("give --config FILE [overrides], or --data DIR --out DIR [--size N] [--stage S]")

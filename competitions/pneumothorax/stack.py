@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from common.io.atomic import atomic_text_writer
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from common.pipeline.empty_stacker import fit_empty_stacker
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
 from competitions.pneumothorax.inputs import metadata
@@ -68,7 +68,7 @@ def run(cfg: PneumothoraxExperiment) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ from common.infer.store import MapStore
 from common.io.rle import siim_rle_encode
 from common.io.scoring import score_binary
 from common.io.submission import write_siim_submission
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from common.pipeline.empty_stacker import apply_empty_stacker
+from common.pipeline.kaggle import print_submit_command
 from common.post.triplet import is_positive
 from competitions.pneumothorax.config import FULL_SIZE, PneumothoraxExperiment, load_experiment
 from competitions.pneumothorax.data import detect_stage
@@ -59,6 +60,8 @@ def nonempty_decisions(
         return pd.Series(keep, index=list(ids))
     return triplet & keep
 
+KAGGLE_SLUG = "siim-acr-pneumothorax-segmentation"
+
 
 def solution_path(cfg: PneumothoraxExperiment) -> Path:
     """Where the synthesizer put the test truth of the stage in use."""
@@ -85,6 +88,7 @@ def run(cfg: PneumothoraxExperiment) -> dict[str, Any]:
         rows[image_id] = siim_rle_encode(mask) if mask is not None else "-1"
     path = write_siim_submission(rows, Path(cfg.run.out) / "submission.csv", expected_ids=ids)
     print(f"wrote {path} ({len(rows)} rows, {int(positive.sum())} non-empty)")
+    print_submit_command(KAGGLE_SLUG, path, Path(cfg.run.out).name)
     result: dict[str, Any] = {"path": str(path), "rows": len(rows), "nonempty": int(positive.sum())}
     solution = solution_path(cfg)
     if solution.is_file():
@@ -94,7 +98,7 @@ def run(cfg: PneumothoraxExperiment) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

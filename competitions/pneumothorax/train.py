@@ -8,6 +8,7 @@ Multi-GPU: ``torchrun --nproc_per_node N -m competitions.pneumothorax.train --co
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -15,19 +16,21 @@ from torch import nn
 
 from common.models import ModelConfig, build_model, load_weights
 from common.pipeline import fold_dir, run_fold_workers, selected_folds, train_folds
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
 from competitions.pneumothorax.inputs import final_models_dir, fold_data, load_tables, validation_metric
 
 
 def _starting_from(path: Path) -> Callable[[ModelConfig], nn.Module]:
-    """A model builder for ``train_folds`` that loads the weights at ``path``."""
+    """A model builder for ``train_folds`` that loads the weights at ``path`` (into a random-init
+    build: no pretrained weights are read or downloaded only to be replaced)."""
 
     def build(model_cfg: ModelConfig) -> nn.Module:
         if not path.is_file():
             raise FileNotFoundError(f"{path} missing: the first phase of this fold has not finished")
-        model = build_model(model_cfg)
+        model = build_model(dataclasses.replace(model_cfg, encoder_weights=None, encoder_weights_file=None))
         load_weights(model, path)
+        model.encoder_init = f"file:{path.parent.name}/{path.name}"
         return model
 
     return build
@@ -40,9 +43,9 @@ def run(cfg: PneumothoraxExperiment) -> dict[str, dict[int, float | None]]:
     tables = load_tables(cfg, size)  # prepared PNGs and folds.csv exist before any fold worker starts
     if cfg.finetune is not None:
         load_tables(cfg, cfg.finetune.size)
-    run_fold_workers(__spec__.name, cfg, folds)
+    run_fold_workers(__spec__.name, cfg, folds, ignore_changes=["finetune"])  # phase one does not read it
     results = {"main": train_folds(folds, cfg.run.out, lambda k: fold_data(cfg, tables.train, k), cfg.model,
-                                   cfg.train, validation_metric(cfg, size), run_config=cfg)}
+                                   cfg.train, validation_metric(cfg, size), run_config=cfg, ignore_changes=["finetune"])}
     if cfg.finetune is None:
         return results
     tune = cfg.finetune
@@ -58,7 +61,7 @@ def run(cfg: PneumothoraxExperiment) -> dict[str, dict[int, float | None]]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

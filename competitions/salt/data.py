@@ -12,19 +12,23 @@ empty cell for no salt), ``depths.csv`` (``id,z``) and ``sample_submission.csv``
 
 Bad input stops with an error naming the file, line or id: an id of ``train.csv`` or of the sample
 submission without its image, a malformed RLE, a duplicate id, an image or mask of another size
-than 101x101, a mask disagreeing with its RLE, an unknown or missing id in ``depths.csv``.
+than 101x101, a mask disagreeing with its RLE, an unknown or missing id in ``depths.csv``, an id
+with a path part (``/``, a backslash, ``..``) in any file, a depth that is not a finite number.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from common.io.csv_readers import read_rle_table
+from common.io.ids import check_id
 from common.io.images import read_image, read_mask
 from common.io.rle import parse_rle, rle_decode
 
@@ -66,7 +70,8 @@ def load_mask(record: pd.Series | dict) -> np.ndarray:
 
 
 def read_depths(path: str | Path, known_ids: set[str]) -> dict[str, float]:
-    """``id -> z`` from ``depths.csv``; an id that is neither a train nor a test id raises naming its line."""
+    """``id -> z`` from ``depths.csv``; an id with a path part, an id that is neither a train nor a
+    test id, or a depth that is not a finite number raises naming its line."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"depths file not found: {path}")
@@ -76,6 +81,7 @@ def read_depths(path: str | Path, known_ids: set[str]) -> dict[str, float]:
         raise ValueError(f"{path}: expected columns id,z; found {list(frame.columns)}")
     depths: dict[str, float] = {}
     for line, (image_id, z) in enumerate(zip(frame["id"].str.strip(), frame["z"].str.strip()), start=2):
+        check_id(image_id, f"{path} line {line}")
         if image_id not in known_ids:
             raise ValueError(f"{path} line {line}: unknown id {image_id!r} (not a train or test id)")
         if image_id in depths:
@@ -84,6 +90,8 @@ def read_depths(path: str | Path, known_ids: set[str]) -> dict[str, float]:
             depths[image_id] = float(z)
         except ValueError:
             raise ValueError(f"{path} line {line}: depth {z!r} of id {image_id!r} is not a number") from None
+        if not math.isfinite(depths[image_id]):
+            raise ValueError(f"{path} line {line}: depth {z!r} of id {image_id!r} is not a finite number")
     return depths
 
 
@@ -144,12 +152,28 @@ def _test_table(root: Path) -> pd.DataFrame:
     return pd.DataFrame({"id": ids, "image_path": paths}, columns=["id", "image_path"])
 
 
+def _check_mask_size(record: dict) -> None:
+    """A mask PNG must be 101x101 even when training reads the RLE instead (header only, no decoding)."""
+    path = record["mask_path"]
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"train.csv line {record['csv_line']} (id {record['id']!r}): cannot read mask {path}: "
+                         f"{err}") from err
+    if (height, width) != IMAGE_SHAPE:
+        raise ValueError(f"train.csv line {record['csv_line']} (id {record['id']!r}): mask {path} is "
+                         f"{width}x{height}, expected 101x101 like its image")
+
+
 def _scan_images(frame: pd.DataFrame, check_masks: bool, desc: str) -> list[bool]:
-    """Constant flags of every image (checking its size); with ``check_masks`` each mask must be
-    101x101 and agree with its RLE."""
+    """Constant flags of every image (checking its size); every mask PNG must be 101x101 (its header
+    is read), and with ``check_masks`` it must also agree with its RLE."""
     constant = []
     for record in tqdm(frame.to_dict("records"), desc=desc, unit="img", leave=False):
         constant.append(is_constant_image(load_image(record["image_path"])))
+        if not check_masks and not pd.isna(record.get("mask_path")):
+            _check_mask_size(record)
         if check_masks and not pd.isna(record.get("mask_path")):
             mask = load_mask(record)
             if not np.array_equal(mask, rle_decode(record["rle_mask"], IMAGE_SHAPE, order="F")):
@@ -164,12 +188,15 @@ def read_salt(data_dir: str | Path, check_masks: bool = True) -> SaltData:
     """Read and check a TGS Salt folder; see the module docstring for the tables' columns.
 
     Every image is read once (its size is checked and constant images are flagged); with
-    ``check_masks`` every mask is read too (size, agreement with its ``train.csv`` RLE).
+    ``check_masks`` every mask is read too (size, agreement with its ``train.csv`` RLE); without it
+    only each mask's header is read, to check its size.
     """
     root = Path(data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"TGS Salt data folder not found: {root}")
     train, test = _train_table(root), _test_table(root)
+    if train.empty:
+        raise ValueError(f"{root / 'train.csv'}: no training rows; the data folder {root} has an empty training set")
     overlap = set(train["id"]) & set(test["id"])
     if overlap:
         raise ValueError(f"{root}: ids both in train.csv and in the test set, e.g. {sorted(overlap)[0]!r}")

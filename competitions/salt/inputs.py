@@ -11,6 +11,7 @@ from common.data import SegmentationDataset, load_or_make_folds
 from common.io.csv_readers import one_rle_per_id, read_rle_table
 from common.metrics import tgs_scores
 from common.pipeline.kfold import FoldData
+from common.train.val_metric import BinarizedMean, ValidationMetric
 from competitions.salt.config import SaltExperiment
 from competitions.salt.data import SaltData, checked_rle_lengths, load_mask, read_salt
 from competitions.salt.synth import write_dataset
@@ -93,7 +94,6 @@ def truth_masks(table: pd.DataFrame) -> dict[str, np.ndarray]:
     return {row["id"]: load_mask(row) for row in table.to_dict("records")}
 
 
-def validation_metric(probs: list[np.ndarray], truths: list[np.ndarray]) -> float:
+def validation_metric() -> ValidationMetric:
     """Mean TGS score of the maps binarized at 0.5 (the engine's per-epoch validation metric)."""
-    preds = [(p[0] > 0.5).astype(np.uint8) for p in probs]
-    return float(np.mean(tgs_scores([t[0] for t in truths], preds)))
+    return BinarizedMean(tgs_scores, threshold=0.5)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from common.io.atomic import atomic_text_writer
 from common.pipeline import StageTimer
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
+from common.pipeline.kfold import recorded_encoder_init
 from common.train.distributed import env_world
 from competitions.salt import postprocess, predict, stack, submit, train
 from competitions.salt.config import SaltExperiment, load_experiment
@@ -44,7 +45,8 @@ def run(cfg: SaltExperiment) -> float:
             cv = stacked["oof_score_with_stacker"]
     with timer.stage("submit"):
         submit.run(cfg)
-    summary.update(cv_score=cv, timings=timer.seconds, total_seconds=timer.total)
+    summary.update(cv_score=cv, encoder_init=recorded_encoder_init(out), timings=timer.seconds,
+                   total_seconds=timer.total)
     with atomic_text_writer(out / "summary.json") as fh:
         json.dump(summary, fh, indent=2)
     print(f"stages: {timer.summary()}")
@@ -53,7 +55,7 @@ def run(cfg: SaltExperiment) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

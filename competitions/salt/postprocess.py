@@ -14,7 +14,7 @@ import numpy as np
 
 from common.io.atomic import atomic_text_writer
 from common.metrics import tgs_scores
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from common.post.search import search_threshold_min_area
 from competitions.salt.config import SaltExperiment, load_experiment
 from competitions.salt.oof import load_oof
@@ -31,7 +31,8 @@ def run(cfg: SaltExperiment) -> dict[str, float]:
                "oof_score": result.score, "oof_score_threshold_0.5": plain, "all_empty_score": all_empty}
     out = Path(cfg.run.out) / "post"
     out.mkdir(parents=True, exist_ok=True)
-    result.table.to_csv(out / "search.csv", index=False)
+    with atomic_text_writer(out / "search.csv") as fh:
+        result.table.to_csv(fh, index=False)
     with atomic_text_writer(out / "post.json") as fh:
         json.dump(summary, fh, indent=2)
     print(f"post: threshold={summary['threshold']} min_area={summary['min_area']} "
@@ -40,7 +41,7 @@ def run(cfg: SaltExperiment) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import numpy as np
 from common.infer.store import open_maps
 from common.metrics import tgs_scores
 from common.pipeline import FoldMaps, predict_folds, selected_folds
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from common.train.distributed import resolve_device
 from competitions.salt.config import SaltExperiment, load_experiment
 from competitions.salt.inputs import dataset, load_data, truth_masks
@@ -42,7 +42,7 @@ def run(cfg: SaltExperiment) -> FoldMaps:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

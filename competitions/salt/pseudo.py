@@ -24,7 +24,7 @@ from common.io.atomic import atomic_text_writer
 from common.io.csv_readers import one_rle_per_id, read_rle_table
 from common.io.rle import rle_decode
 from common.metrics import tgs_scores
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from competitions.salt.config import SaltExperiment, load_experiment
 from competitions.salt.data import IMAGE_SHAPE
 from competitions.salt.inputs import data_root, load_data
@@ -60,7 +60,7 @@ def run(cfg: SaltExperiment) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

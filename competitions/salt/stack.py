@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from common.io.atomic import atomic_text_writer
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from common.pipeline.empty_stacker import fit_empty_stacker
 from competitions.salt.config import SaltExperiment, load_experiment
 from competitions.salt.oof import load_oof, per_image_scores, read_post
@@ -47,7 +47,7 @@ def run(cfg: SaltExperiment) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

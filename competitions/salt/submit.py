@@ -15,12 +15,15 @@ from common.infer.store import MapStore
 from common.io.rle import rle_encode
 from common.io.scoring import score_binary
 from common.io.submission import write_tgs_submission
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from common.pipeline.empty_stacker import apply_empty_stacker
+from common.pipeline.kaggle import print_submit_command
 from competitions.salt.config import SaltExperiment, load_experiment
 from competitions.salt.inputs import data_root, load_data
 from competitions.salt.oof import post_mask, read_post
 from competitions.salt.stack import metadata
+
+KAGGLE_SLUG = "tgs-salt-identification-challenge"
 
 
 def run(cfg: SaltExperiment) -> Path:
@@ -43,6 +46,7 @@ def run(cfg: SaltExperiment) -> Path:
         rows[image_id] = rle_encode(mask, order="F")
     path = write_tgs_submission(rows, Path(cfg.run.out) / "submission.csv", expected_ids=ids)
     print(f"wrote {path} ({len(rows)} rows)")
+    print_submit_command(KAGGLE_SLUG, path, Path(cfg.run.out).name)
     solution = data_root(cfg) / "test_solution.csv"
     if solution.is_file():
         report = score_binary("salt", solution, path, metric="tgs")
@@ -51,7 +55,7 @@ def run(cfg: SaltExperiment) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from common.pipeline import run_fold_workers, selected_folds, train_folds
-from common.pipeline.cli import stage_arguments
+from common.pipeline.cli import stage_main
 from competitions.salt.config import SaltExperiment, load_experiment
 from competitions.salt.inputs import fold_data, load_data, pseudo_table, validation_metric
 
@@ -19,11 +19,11 @@ def run(cfg: SaltExperiment) -> dict[int, float | None]:
     folds = selected_folds(cfg.run, cfg.data.n_folds)
     run_fold_workers(__spec__.name, cfg, folds)
     return train_folds(folds, cfg.run.out, lambda k: fold_data(cfg, data.train, k, pseudo), cfg.model, cfg.train,
-                       validation_metric, run_config=cfg)
+                       validation_metric(), run_config=cfg)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(load_experiment(*stage_arguments(__doc__.splitlines()[0], argv)))
+    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
 
 
 if __name__ == "__main__":

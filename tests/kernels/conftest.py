@@ -1,6 +1,10 @@
 """Session fixtures of the kernel tests, built once: a tiny trained-looking salt run folder (made
 with the library's own save functions, not by training), the kernel built from it, and one offline
-run of the generated entry script in a fake ``/kaggle`` tree."""
+run of the generated entry script in a fake ``/kaggle`` tree.
+
+The builder packs only git-tracked files, so the tests build from a snapshot of the working tree in
+which every file is tracked (:func:`tracked_copy`): they test the code as it is, whatever its git
+state."""
 
 from __future__ import annotations
 
@@ -9,12 +13,15 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+from tests.kernels.repo_copy import tracked_copy
 
 REPO = Path(__file__).resolve().parents[2]
 OWNER = "tester"
@@ -23,6 +30,17 @@ TINY = [
     "model.encoder=tu-test_resnet", "model.arch_kwargs={decoder_pyramid_channels: 16, decoder_segmentation_channels: 32}",
     "stack.enabled=true",
 ]
+
+
+@pytest.fixture(scope="session")
+def tracked_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """:func:`tracked_copy` of the working tree, used by ``kernels.build`` for the whole session."""
+    import kernels.build
+
+    root = tracked_copy(tmp_path_factory.mktemp("repo"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kernels.build, "REPO", root)
+        yield root
 
 
 def _save_stacker(cfg, run: Path) -> None:  # noqa: ANN001 - the salt experiment
@@ -83,7 +101,7 @@ def salt_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def kernel_build(salt_run: Path):  # noqa: ANN201 - kernels.build.KernelBuild
+def kernel_build(salt_run: Path, tracked_repo: Path):  # noqa: ANN201 - kernels.build.KernelBuild
     """The kernel of ``salt_run``: top-k checkpoint ensembles per fold, fp16 weights, tiny dry run."""
     from kernels.build import BuildOptions, build_kernel
 

@@ -22,14 +22,40 @@ from kernels.metadata import (
 )
 
 
+# Expected slugs are python-slugify 9.2.0's (the kaggle CLI's slugify, default arguments), run once
+# outside the project; the project itself does not depend on python-slugify.
 @pytest.mark.parametrize(("title", "slug"), [
     ("salt-seg inference", "salt-seg-inference"),
     ("TGS Salt: U-Net (5 folds)", "tgs-salt-u-net-5-folds"),
-    ("  Kaggler's  kernel__v2 ", "kagglers-kernel-v2"),
+    ("  Kaggler's  kernel__v2 ", "kaggler-s-kernel-v2"),     # an apostrophe separates words
+    ("Kaggler's kernel", "kaggler-s-kernel"),
+    ("Kaggler\u2019s kernel", "kagglers-kernel"),             # a typographic one is dropped
+    ("Kaggler&#39;s kernel", "kagglers-kernel"),             # so is one from an HTML entity
+    ("Kaggler&#x27;s kernel", "kagglers-kernel"),
+    ("Salt &amp; pepper", "salt-pepper"),
+    ("caf&eacute;s", "cafe-s"),
+    ("&nbsp;spaced&nbsp;out", "spaced-out"),
+    ("&AMP; x", "amp-x"),                                     # not an HTML 4 entity name
+    ("&alpha; beta", "beta"),
+    ("&#X41;BC", "x41-bc"),
+    ("1,000 images", "1000-images"),                         # thousands separators
+    ("Top 1,234,567 runs", "top-1234567-runs"),
+    ("a,b 1, 2", "a-b-1-2"),
     ("Café crème", "cafe-creme"),
+    ("Straße Æsir øre Łódź", "strasse-aesir-ore-lodz"),
+    ("price €5 at 5°C", "price-eur5-at-5degc"),
+    ("½ done", "1-2-done"),
+    ("Brand™", "brandtm"),
 ])
-def test_slugify(title: str, slug: str) -> None:
+def test_slugify_matches_the_kaggle_cli(title: str, slug: str) -> None:
     assert slugify(title) == slug
+
+
+def test_slugify_refuses_characters_it_cannot_transliterate() -> None:
+    with pytest.raises(ValueError, match="ASCII"):
+        slugify("塩 segmentation")
+    with pytest.raises(MetadataError, match="title"):
+        validate_kernel_metadata(_kernel(title="塩 segmentation"))
 
 
 @pytest.mark.parametrize("slug", ["abcdef", "a" * 50, "salt-seg-code", "x1-2-3"])
@@ -80,10 +106,42 @@ def test_kernel_metadata_fields() -> None:
     {"dataset_sources": ["no-owner"]},
     {"competition_sources": ["Not A Slug"]},
     {"enable_gpu": "yes"},
+    # the kaggle CLI's own checks (kaggle 2.2.5, kernels_push)
+    {"enable_tpu": "maybe"},
+    {"is_private": 1},
+    {"enable_internet": "TRUE"},
+    {"kernel_sources": ["tester"]},
+    {"kernel_sources": ["tester/abcd"]},                  # slug under five characters
+    {"kernel_sources": ["a/b/c/d"]},
+    {"model_sources": ["nomodel"]},
+    {"model_sources": ["owner/model/pytorch/default"]},   # no version
+    {"model_sources": ["owner/model/pytorch/default/v1"]},
+    {"model_sources": ["owner//pytorch/default/1"]},
+    {"docker_image_pinning_type": "newest"},
+    {"title": "abcd", "id": "tester/abcd"},
 ])
 def test_kernel_metadata_rules(changes: dict[str, Any]) -> None:
     with pytest.raises(MetadataError):
         validate_kernel_metadata(_kernel(**changes))
+
+
+@pytest.mark.parametrize("changes", [
+    {"enable_tpu": "False", "is_private": "true"},         # the CLI reads these strings as booleans
+    {"kernel_sources": ["tester/some-kernel", "tester/some-kernel/3"]},
+    {"model_sources": ["owner/model/pytorch/default/1"]},
+    {"docker_image_pinning_type": "original"},
+    {"docker_image_pinning_type": "latest"},
+])
+def test_kernel_metadata_accepts_what_the_cli_accepts(changes: dict[str, Any]) -> None:
+    validate_kernel_metadata(_kernel(**changes))
+
+
+def test_dataset_subtitle_length_follows_the_cli() -> None:
+    meta = dataset_metadata("tester", "salt-seg weights")
+    validate_dataset_metadata({**meta, "subtitle": "Weights of the salt kernel"})
+    for subtitle in ("too short", "x" * 81):
+        with pytest.raises(MetadataError, match="subtitle"):
+            validate_dataset_metadata({**meta, "subtitle": subtitle})
 
 
 def test_kernel_code_file_must_exist_and_stay_under_1mb(tmp_path: Path) -> None:

@@ -67,3 +67,19 @@ def test_stage_run_from_an_archive(kernel_build: Any, tmp_path: Path) -> None:
     assert (run / "config.yaml").is_file() and (run / "fold0/checkpoints/topk.json").is_file()
     assert relocate_listings(run)  # idempotent: absolute paths stay absolute
     assert Path(json.loads((run / "fold0/checkpoints/topk.json").read_text())[0]["path"]).is_file()
+
+
+def test_links_and_unlisted_names_are_never_selected(salt_run: Path, tmp_path: Path) -> None:
+    run = Path(shutil.copytree(salt_run, tmp_path / "run", symlinks=True))
+    secret = tmp_path / "kaggle.json"
+    secret.write_text("{}")
+    (run / "post" / "post.json").unlink()
+    (run / "post" / "post.json").symlink_to(secret)             # an allowed name, as a link
+    (run / "post" / "notes.json").write_text("{}")              # a name outside the allow-list
+    (run / "fold1" / "best.pt").unlink()
+    (run / "fold1" / "best.pt").symlink_to(run / "fold0" / "best.pt")
+    files, _ = select_files(run, "top_k", [0, 1])
+    assert "post/post.json" not in files and "post/notes.json" not in files
+    assert "fold0/config.yaml" in files and "folds.csv" in files
+    with pytest.raises(FileNotFoundError, match="missing or a symlink"):
+        select_files(run, "best", [0, 1])

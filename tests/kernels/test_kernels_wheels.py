@@ -6,13 +6,21 @@ import base64
 import csv
 import hashlib
 import io
+import subprocess
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kernels.wheels import build_source_wheel, dependency_wheels, find_wheel, repack_installed
+from kernels.wheels import (
+    build_source_wheel,
+    dependency_wheels,
+    find_wheel,
+    git_tracked,
+    repack_installed,
+    source_files_to_ship,
+)
 
 
 def _check_record(wheel: Path) -> dict[str, bytes]:
@@ -107,3 +115,28 @@ def test_code_wheels_hold_only_what_the_kernel_needs(kernel_build: Any) -> None:
     assert "common/__init__.py" in library and "kernels/runtime.py" in library
     assert "competitions/salt/predict.py" in salt and "competitions/__init__.py" in salt
     assert not any(n.startswith(("competitions/carvana", "tests/")) for n in library | salt)
+
+
+def test_only_listed_files_and_no_symlinks_go_into_a_wheel(package: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "kaggle.json"
+    secret.write_text('{"key": "x"}')
+    (package / "kaggle.json").write_text('{"key": "x"}')
+    (package / "linked.py").symlink_to(secret)
+    only, how = source_files_to_ship([package], tmp_path / "src")  # not a git work tree
+    assert how.startswith("files ending in") and git_tracked([package], tmp_path / "src") is None
+    skipped: list[Path] = []
+    wheel = build_source_wheel(tmp_path / "out", "my-pkg", "1.0", [("pkg", package)], only=only, skipped=skipped)
+    members = set(_check_record(wheel))
+    assert {"pkg/__init__.py", "pkg/sub/__init__.py", "pkg/sub/data.yaml"} <= members
+    assert not any(n.endswith(("kaggle.json", "linked.py")) for n in members)
+    assert {p.name for p in skipped} == {"kaggle.json", "linked.py"}
+
+
+def test_git_tracked_lists_staged_files_only(package: Path, tmp_path: Path) -> None:
+    repo = tmp_path / "src"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "pkg/__init__.py", "pkg/sub"], check=True)
+    (package / "kaggle.json").write_text("{}")
+    tracked = git_tracked([package], repo)
+    assert tracked == {(package / "__init__.py").resolve(), (package / "sub" / "__init__.py").resolve(),
+                       (package / "sub" / "data.yaml").resolve()}

@@ -90,13 +90,13 @@ def test_empty_image_policy(fn, smooth):
     assert float(fn(more, target, from_logits=False, smooth=smooth)) > float(loss.detach())
 
 
-def test_empty_ignore_policy_drops_empty_entries():
+def test_empty_ignore_policy_zeroes_empty_entries_and_keeps_the_divisor():
     target = torch.zeros(2, 1, 4, 4)
     target[1, :, :2, :2] = 1.0
     probs = torch.full_like(target, 0.3)
     both = LF.dice_loss(probs, target, from_logits=False, empty="ignore")
     only = LF.dice_loss(probs[1:], target[1:], from_logits=False)
-    torch.testing.assert_close(both, only)
+    torch.testing.assert_close(both, only / 2)  # the empty image counts 0, and still counts
     logits = torch.randn(2, 1, 4, 4, requires_grad=True)
     zero = LF.dice_loss(logits, torch.zeros(2, 1, 4, 4), empty="ignore")
     assert float(zero.detach()) == 0.0
@@ -167,3 +167,24 @@ def test_region_gradcheck():
     index = torch.randint(0, 3, (2, 3, 3), generator=g)
     assert torch.autograd.gradcheck(lambda v: LF.tversky_loss(v, t, mode="multilabel", gamma=0.75), x)
     assert torch.autograd.gradcheck(lambda v: LF.jaccard_loss(v, index, mode="multiclass", smooth=0.0), x)
+
+
+def test_empty_ignore_matches_segmentation_models_pytorch():
+    """The issue's reproducer: one channel empty over the batch, batch scope, smooth=0. smp (and
+    pytorch-toolbelt, same rule) give 0.09028: the empty channel adds 0 and still counts."""
+    losses = pytest.importorskip("segmentation_models_pytorch.losses")
+    logits = torch.tensor([[[[2.0, -1.0]], [[0.5, 0.3]]]])
+    target = torch.tensor([[[[1.0, 0.0]], [[0.0, 0.0]]]])
+    ours = LF.dice_loss(logits, target, mode="multilabel", reduction_scope="batch", smooth=0.0, empty="ignore")
+    assert abs(float(ours) - 0.09028) < 1e-4
+    theirs = losses.DiceLoss("multilabel", from_logits=True, smooth=0.0)(logits, target)
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(3, 4, 6, 6, generator=g)
+    target = (torch.rand(3, 4, 6, 6, generator=g) > 0.6).float()
+    target[:, 2] = 0.0  # a class absent from the whole batch
+    for smooth in (0.0, 1.0):  # smp 0.5's Dice smooth s is (2TP + 2s) / (sum p + sum t + 2s): ours with 2s
+        ours = LF.dice_loss(logits, target, mode="multilabel", reduction_scope="batch", smooth=2 * smooth,
+                            empty="ignore")
+        theirs = losses.DiceLoss("multilabel", from_logits=True, smooth=smooth)(logits, target)
+        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)

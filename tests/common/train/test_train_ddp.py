@@ -27,7 +27,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _torchrun(run_dir: Path, nproc: int, launcher_args: list[str], worker_args: list[str]) -> None:
+def _torchrun(
+    run_dir: Path, nproc: int, launcher_args: list[str], worker_args: list[str], worker: Path = WORKER
+) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     for key in (
         "RANK",
@@ -41,7 +43,7 @@ def _torchrun(run_dir: Path, nproc: int, launcher_args: list[str], worker_args: 
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", str(nproc),
         "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{_free_port()}", "--monitor-interval", "0.2",
-        *launcher_args, str(WORKER), str(run_dir), *worker_args,
+        *launcher_args, str(worker), str(run_dir), *worker_args,
     ]  # fmt: skip
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -18,7 +19,15 @@ from common.train import (
     fit,
     load_training_state,
 )
-from tests.common.train.train_toys import BCE, TinyNet, ToyDataset, dice_metric, toy_config, weights_of
+from tests.common.train.train_toys import (
+    BCE,
+    ScriptedMetric,
+    TinyNet,
+    ToyDataset,
+    dice_metric,
+    toy_config,
+    weights_of,
+)
 
 _BCE_DEFAULT = object()
 
@@ -195,7 +204,7 @@ def test_accumulation_matches_a_larger_batch(tmp_path):
 def test_early_stopping_top_k_and_snapshots(tmp_path):
     sched = SchedulerConfig(name="cosine_restarts", cycle_epochs=1)
     cfg = toy_config(epochs=8, early_stopping=2, top_k=2, snapshots=2, scheduler=sched)
-    _, result = _fit(tmp_path, cfg, metric=lambda probs, truths: 0.5)
+    _, result = _fit(tmp_path, cfg, metric=ScriptedMetric(itertools.repeat(0.5)))
     assert result.stopped_early and len(result.history) == 3
     assert [p.name for p in result.top_k] == ["epoch_000.pt", "epoch_001.pt"]
     assert all(p.is_file() for p in result.top_k)
@@ -209,7 +218,7 @@ def test_early_stopping_top_k_and_snapshots(tmp_path):
 def test_validation_starts_at_validate_from_epoch_and_only_validated_epochs_are_kept(tmp_path):
     scores = iter([0.9, 0.1, 0.2])  # epochs 2, 3, 4 (4 is the last)
     cfg = toy_config(epochs=5, validate_from_epoch=2, top_k=2, plot_curves=True)
-    _, result = _fit(tmp_path, cfg, metric=lambda probs, truths: next(scores))
+    _, result = _fit(tmp_path, cfg, metric=ScriptedMetric(scores))
     validated = [r["epoch"] for r in result.history if "val_metric" in r]
     assert validated == [2, 3, 4]
     assert result.best_metric == 0.9

@@ -6,6 +6,8 @@ depending on common.models/common.losses, so engine tests stay fast and isolated
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -13,6 +15,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from common.train import TrainConfig
+from common.train.val_metric import PerImageMean, ValidationMetric
 
 
 class TinyNet(nn.Module):
@@ -61,21 +64,40 @@ class BCE(nn.Module):
         return loss, {"bce": loss.detach()}
 
 
-def dice_metric(probs: list[np.ndarray], truths: list[np.ndarray]) -> float:
-    """Mean per-image Dice at threshold 0.5 (1 for an empty prediction of an empty mask)."""
-    scores = []
-    for p, t in zip(probs, truths):
-        pred = p > 0.5
-        inter, total = np.logical_and(pred, t > 0).sum(), pred.sum() + (t > 0).sum()
-        scores.append(1.0 if total == 0 else 2.0 * inter / total)
-    return float(np.mean(scores))
+def _dice(prob: np.ndarray, truth: np.ndarray) -> float:
+    """Dice at threshold 0.5 (1 for an empty prediction of an empty mask)."""
+    pred = prob > 0.5
+    inter, total = np.logical_and(pred, truth > 0).sum(), pred.sum() + (truth > 0).sum()
+    return 1.0 if total == 0 else 2.0 * inter / total
 
 
-def ordered_metric(probs: list[np.ndarray], truths: list[np.ndarray]) -> float:
+dice_metric = PerImageMean(_dice)  # mean per-image Dice at threshold 0.5
+
+
+class _Ordered(ValidationMetric):
     """A metric that changes if items are missing, duplicated or out of order."""
-    weights = np.arange(1, len(probs) + 1, dtype=np.float64)
-    values = np.array([p.mean() + 2.0 * t.mean() for p, t in zip(probs, truths)])
-    return float((weights * values).sum())
+
+    def score_batch(self, probs: np.ndarray, truths: np.ndarray) -> np.ndarray:
+        return np.array([[p.mean() + 2.0 * t.mean()] for p, t in zip(probs, truths)], dtype=np.float64)
+
+    def reduce(self, rows: np.ndarray) -> float:
+        return float((np.arange(1, len(rows) + 1, dtype=np.float64) * rows[:, 0]).sum())
+
+
+ordered_metric = _Ordered()
+
+
+class ScriptedMetric(ValidationMetric):
+    """Gives the next of ``values`` at each validation, whatever the maps (for selection tests)."""
+
+    def __init__(self, values: Iterable[float]) -> None:
+        self.values = iter(values)
+
+    def score_batch(self, probs: np.ndarray, truths: np.ndarray) -> np.ndarray:
+        return np.zeros((len(probs), 1))
+
+    def reduce(self, rows: np.ndarray) -> float:
+        return next(self.values)
 
 
 def toy_config(**overrides) -> TrainConfig:

@@ -21,7 +21,7 @@ def test_demo_and_gpu_configs_exist() -> None:
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_config_builds_a_three_channel_model(path: Path) -> None:
-    cfg = load_experiment(str(path))
+    cfg = load_experiment(str(path), ["model.encoder_weights=null"])  # recipes ask for imagenet: offline here
     assert cfg.model.classes == 3 and cfg.stack.gbm.objective == "regression"
     assert cfg.predict.batch_size == 1 and cfg.train.val_batch_size == 1
     model = build_model(cfg.model).eval()

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,8 @@ from scipy import ndimage as ndi
 from common.infer.store import MapWriter
 from common.io.scoring import score_dsb
 from common.io.submission import check_submission_file
-from competitions.dsb2018 import pipeline, postprocess, predict, score, stack, submit
+from competitions.dsb2018 import evaluate, pipeline, postprocess, predict, score, stack, submit
+from competitions.dsb2018.groups import KINDS
 from competitions.dsb2018.inputs import load_labelled
 from competitions.dsb2018.targets import make_targets
 
@@ -48,6 +50,28 @@ def test_tiny_pipeline_and_folder_prediction(tiny_stage1: Path, tiny_experiment,
     assert check_submission_file("dsb2018", out_csv, expected_ids=ids, shapes=shapes) == len(ids)
     assert score.main(["--truth-dir", str(tiny_stage1), "--submission", str(out_csv)]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("score=")
+
+    unlabelled = tmp_path / "unlabelled" / "stage1_test"  # the hidden-test path: a folder without masks
+    for image_id in ids[:2]:
+        shutil.copytree(tiny_stage1 / image_id / "images", unlabelled / image_id / "images")
+    blind_csv = tmp_path / "blind.csv"
+    predict.main(["--config", str(tmp_path / "run" / "fold0" / "config.yaml"), f"run.out={tmp_path / 'run'}",
+                  "--images", str(unlabelled), "--submission", str(blind_csv)])
+    assert "score=" not in capsys.readouterr().out
+    assert check_submission_file("dsb2018", blind_csv, expected_ids=ids[:2], shapes=shapes) == 2
+    blind = pd.read_csv(blind_csv, keep_default_na=False)
+    folder = pd.read_csv(out_csv, keep_default_na=False)
+    assert blind.equals(folder[folder["ImageId"].isin(ids[:2])].reset_index(drop=True))  # masks change nothing
+
+    evaluate.main(["--images", str(tiny_stage1), "--no-baseline", "--config", str(tmp_path / "run" / "fold0" / "config.yaml"),
+                   f"run.out={tmp_path / 'run'}"])
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1] == f"score={score_dsb(out_csv, truth_dir=tiny_stage1).score:.6f}"
+    assert any(line.startswith("all") for line in printed)
+    by_kind = summary["by_kind"]
+    assert set(by_kind) - {"all"} <= set(KINDS) and by_kind["all"]["images"] == len(ids)
+    assert by_kind["all"]["baseline"] == pytest.approx(summary["baseline_otsu_watershed"])
+    assert by_kind["all"]["model"] == pytest.approx(summary["oof_submission_score"])
 
 
 def _noisy_maps(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -51,5 +51,6 @@ def test_image_type_rules() -> None:
     assert image_type(dark_gray) == "gray_dark_bg"
     assert image_type(bright_gray) == "gray_bright_bg"
     assert image_type(colour) == "color_bright_bg"
-    groups = image_groups(["a", "b"], [dark_gray, np.zeros((400, 400, 3), np.uint8)])
-    assert list(groups["cluster"]) == ["gray_dark_bg_small", "gray_dark_bg_large"]
+    groups = image_groups(["a", "b"], [dark_gray, bright_gray])
+    assert list(groups["type"]) == ["gray_dark_bg", "gray_bright_bg"]
+    assert list(groups["cluster"]) == list(groups["kind"]) == ["small_fluorescent", "brightfield"]

@@ -141,6 +141,10 @@ def test_phase_two_builder_loads_phase_one_weights(tmp_path: Path) -> None:
     built = train._starting_from(Path(path))(cfg.model)
     for a, b in zip(model.state_dict().values(), built.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+    assert built.encoder_init == f"file:{tmp_path.name}/best.pt"
+    # a recipe asks for imagenet: phase two builds without it (no fetch, no download) and loads phase one
+    recipe_model = cfg.model.__class__(**{**vars(cfg.model), "encoder_weights": "imagenet"})
+    assert train._starting_from(Path(path))(recipe_model).encoder_init == f"file:{tmp_path.name}/best.pt"
     with pytest.raises(FileNotFoundError, match="first phase"):
         train._starting_from(tmp_path / "missing.pt")(cfg.model)
 

@@ -32,6 +32,7 @@ def test_every_stage_on_tiny_data(tmp_path: Path, capsys) -> None:
         assert stage in out
     summary = json.loads((run / "summary.json").read_text())
     assert summary["cv_score"] == cv
+    assert summary["encoder_init"] == "random"  # the demo trains its tiny encoder from random weights
     assert set(summary["timings"]) == {"data", "train", "predict", "postprocess", "stack", "submit"}
     test_ids = pd.read_csv(run / "data" / "sample_submission.csv")["id"].tolist()
     assert check_submission_file("salt", run / "submission.csv", expected_ids=test_ids) == len(test_ids)
