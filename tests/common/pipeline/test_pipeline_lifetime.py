@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,14 @@ def _parent_with_two_workers(out: Path):
     return parent, workers
 
 
+def _kill_all(parent: subprocess.Popen, workers: list[int]) -> None:
+    """Clean-up whatever a failed assertion left running."""
+    parent.kill()
+    for pid in workers:
+        if os.path.exists(f"/proc/{pid}"):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_sigterm_to_the_parent_stops_and_reaps_its_workers(tmp_path: Path) -> None:
     parent, workers = _parent_with_two_workers(tmp_path)
     try:
@@ -28,10 +37,7 @@ def test_sigterm_to_the_parent_stops_and_reaps_its_workers(tmp_path: Path) -> No
         assert parent.wait(timeout=60) == 128 + signal.SIGTERM
         assert wait_dead(workers, 10) == []
     finally:
-        parent.kill()
-        for pid in workers:
-            if os.path.exists(f"/proc/{pid}"):
-                os.kill(pid, signal.SIGKILL)
+        _kill_all(parent, workers)
 
 
 def test_kill_9_of_the_parent_kills_its_workers_and_frees_the_lock(tmp_path: Path, capsys) -> None:
@@ -49,9 +55,6 @@ def test_kill_9_of_the_parent_kills_its_workers_and_frees_the_lock(tmp_path: Pat
         parent.wait(timeout=30)
         assert wait_dead(workers, 10) == []
     finally:
-        parent.kill()
-        for pid in workers:
-            if os.path.exists(f"/proc/{pid}"):
-                os.kill(pid, signal.SIGKILL)
+        _kill_all(parent, workers)
     with run_lock(tmp_path):  # kill -9 left the file, but not the lock
         pass
