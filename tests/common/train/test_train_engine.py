@@ -24,6 +24,7 @@ from tests.common.train.train_toys import (
     ScriptedMetric,
     TinyNet,
     ToyDataset,
+    assert_same_run,
     dice_metric,
     toy_config,
     weights_of,
@@ -120,11 +121,7 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(tmp_path):
         run("b", _InterruptingBCE(calls=16 * 2 + 3))  # 8 train + 2x4 val calls an epoch: dies in epoch 2
     assert load_training_state(tmp_path / "b" / "last.pt")["epoch"] == 1
     resumed_model, resumed = run("b", BCE(), resume="auto")
-    for key, value in weights_of(full_model).items():
-        assert torch.equal(value, resumed_model.state_dict()[key]), key
-    drop = ("time_train", "time_val")
-    strip = [{k: v for k, v in r.items() if k not in drop} for r in full.history]
-    assert strip == [{k: v for k, v in r.items() if k not in drop} for r in resumed.history]
+    assert_same_run(full_model, full, resumed_model, resumed)
     assert [p.name for p in resumed.top_k] == [p.name for p in full.top_k]
     assert [p.name for p in resumed.snapshots] == [p.name for p in full.snapshots]
 

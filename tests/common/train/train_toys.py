@@ -120,6 +120,15 @@ def weights_of(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+def assert_same_run(full_model: nn.Module, full, resumed_model: nn.Module, resumed) -> None:
+    """A resumed run ended with the uninterrupted run's weights and per-epoch history (timings aside)."""
+    for key, value in weights_of(full_model).items():
+        assert torch.equal(value, resumed_model.state_dict()[key]), key
+    drop = ("time_train", "time_val")
+    strip = [{k: v for k, v in r.items() if k not in drop} for r in full.history]
+    assert strip == [{k: v for k, v in r.items() if k not in drop} for r in resumed.history]
+
+
 def ddp_config(batch_size: int, **overrides) -> TrainConfig:
     """The setting shared by the torchrun worker and its single-process reference run."""
     from common.train import SchedulerConfig
