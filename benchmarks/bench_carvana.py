@@ -32,12 +32,12 @@ import torch
 from torch import Tensor, nn
 
 from benchmarks.common import print_rows, row
+from common.infer.fold_predict import predict_to_store
 from common.infer.scaled import ScaledModel
 from common.infer.store import MapStore, MapWriter
 from common.infer.tta import TTAConfig, build_tta
 from common.io.rle import rle_encode
 from common.models import build_model
-from common.pipeline import predict_to_store
 from competitions.carvana import synth
 from competitions.carvana.config import load_experiment
 from competitions.carvana.data import read_carvana

@@ -92,11 +92,11 @@ def _predict(data: str, n_images: int, out: str) -> dict:
     """Child: Carvana test prediction of the first ``n_images`` test images through ``predict_folds``."""
     import torch
 
+    from common.infer.fold_predict import predict_folds
     from common.infer.store import MapStore
     from common.infer.tta import TTAConfig
     from common.models import build_model
     from common.models.checkpoint import save_checkpoint
-    from common.pipeline import predict_folds
     from competitions.carvana.config import load_experiment
     from competitions.carvana.data import read_carvana
     from competitions.carvana.inputs import predict_dataset

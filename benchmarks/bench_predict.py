@@ -1,12 +1,12 @@
 """Prediction at scale: sharded throughput and the memory of merging parts into one store.
 
-1. Images/s of :func:`common.pipeline.sharded.predict_sharded` on the TGS demo model (Unet,
+1. Images/s of :func:`common.infer.sharded.predict_sharded` on the TGS demo model (Unet,
    ``tu-resnet18``, scSE decoder, depth + y-ramp channels, random weights) over 101x101 images with
    horizontal-flip TTA, batch 16 in chunks of 16, on CPU: one process (1 thread) and two torchrun
    ranks (gloo, 1 thread each). Figures come from the run's own throughput report (prediction
    time only, not start-up). Baseline: one process, 1 thread.
 2. Peak resident memory growth while merging 10,000 stored 101x101 uint8 maps (157 chunks of 64)
-   into the final store (:meth:`common.pipeline.parts.PartFolder.merge`), in a fresh process.
+   into the final store (:meth:`common.infer.part_folder.PartFolder.merge`), in a fresh process.
    Baseline: the same merge done naively (every map read into memory, then written), measured
    first on the same parts (it leaves them in place).
 
@@ -52,11 +52,11 @@ def _predict_worker(out: Path, n: int) -> None:
     import torch
 
     from common.data import SegmentationDataset
+    from common.infer.chunks import ShardConfig
+    from common.infer.config import PredictConfig
+    from common.infer.sharded import predict_sharded
     from common.infer.tta import TTAConfig
     from common.models import ModelConfig, build_model
-    from common.pipeline import PredictConfig
-    from common.pipeline.sharded import predict_sharded
-    from common.pipeline.shards import ShardConfig
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     rng = np.random.default_rng(0)
@@ -93,7 +93,7 @@ def _throughput(nproc: int, threads: int) -> dict:
 def _write_parts(store: Path) -> None:
     import pandas as pd
 
-    from common.pipeline.parts import PartFolder
+    from common.infer.part_folder import PartFolder
 
     rng = np.random.default_rng(0)
     ids = [f"im{i}" for i in range(MERGE_MAPS)]
@@ -114,8 +114,8 @@ def _status_kib(field: str) -> int:
 
 def _merge_worker(store: Path, mode: str) -> None:
     """Merge the parts of ``store`` (streaming or naive); print time and peak RSS growth as JSON."""
+    from common.infer.part_folder import PartFolder
     from common.infer.store import MapStore, MapWriter
-    from common.pipeline.parts import PartFolder
 
     parts = PartFolder(store, MERGE_MAPS, MERGE_CHUNK, "uint8", [f"im{i}" for i in range(MERGE_MAPS)])
     try:

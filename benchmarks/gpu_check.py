@@ -40,10 +40,10 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
 from common.config import config_to_dict
+from common.infer.predict_batch import predict_batch
 from common.infer.tiling import TilingConfig
 from common.io.atomic import atomic_text_writer
 from common.models import build_model
-from common.pipeline.batch import predict_batch
 from common.train import criterion_from_config, fit
 from common.train.amp import autocast, make_grad_scaler, native_bf16, resolve_amp_dtype
 from common.train.batch import as_outputs, model_kwargs

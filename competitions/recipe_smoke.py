@@ -37,8 +37,8 @@ from common.io.images import read_image
 from common.io.scoring import score_binary, score_dsb
 from common.io.submission import check_submission_file
 from common.models import ModelConfig, build_model
-from common.pipeline.kaggle import submit_command
-from common.pipeline.stages import cpu_seconds
+from common.recipe.kaggle import submit_command
+from common.recipe.stage_timer import cpu_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 COMPETITIONS = ("salt", "carvana", "pneumothorax", "dsb2018")

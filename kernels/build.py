@@ -187,7 +187,7 @@ def build_kernel(competition: str, run_dir: str | Path, out_dir: str | Path, opt
     config = find_config(run)
     cfg = _experiment(competition, target, config, options.overrides)
     from common.infer.tta import build_views
-    from common.pipeline import selected_folds
+    from common.train.kfold import selected_folds
 
     folds = selected_folds(cfg.run, cfg.data.n_folds)
     n_views = len(build_views(cfg.predict.tta.views, cfg.predict.tta.scales))
@@ -283,6 +283,6 @@ def main(argv: Sequence[str] | None = None) -> KernelBuild:
 
 
 if __name__ == "__main__":
-    from common.pipeline.cli import exit_on_user_error  # user errors: one `error: ...` line, exit 1
+    from common.recipe.cli import exit_on_user_error  # user errors: one `error: ...` line, exit 1
 
     exit_on_user_error(main)

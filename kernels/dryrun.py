@@ -1,7 +1,7 @@
 """A dry run of a competition's ``predict`` stage on the first few test images.
 
 It runs the real stage (same config, data reading, model loading, TTA) in this process, but while
-it runs every call of ``common.pipeline.batch.predict_batch`` (the per-batch function all
+it runs every call of ``common.infer.predict_batch.predict_batch`` (the per-batch function all
 prediction goes through) is timed, and once ``n_images`` images past a first warm-up batch have
 been predicted the stage is stopped. So a broken kernel (missing file, wrong weights, bad config)
 fails in seconds, and one fold's cost is measured for the time-budget guard
@@ -29,7 +29,7 @@ def limited_prediction(n_images: int, record: dict[str, float]) -> Iterator[None
     """Within the block, ``predict_batch`` calls are timed into ``record`` (``start``, ``warm_end``,
     ``warm_images``, ``images``, ``seconds``: after the warm-up batch) and :class:`DryRunDone` is
     raised once ``images`` reaches ``n_images``."""
-    import common.pipeline.batch as batch_module
+    import common.infer.predict_batch as batch_module
 
     original = batch_module.predict_batch
     record["start"] = time.perf_counter()

@@ -1,6 +1,6 @@
 """One process owns a run folder at a time: an exclusive ``fcntl.flock`` on ``<run.out>/.lock``.
 
-Every stage takes the lock through :func:`run_lock` (``common.pipeline.cli.stage_main`` does it once
+Every stage takes the lock through :func:`run_lock` (``common.recipe.cli.stage_main`` does it once
 per command). A second process on the same folder fails at once with :class:`RunLockedError`
 naming the holder's PID and command line, which the holder writes into the lock file. The kernel
 frees the lock when the holder dies, even by ``kill -9``, so a stale lock file never blocks a rerun.

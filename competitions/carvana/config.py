@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 from common.config import load_config
 from common.data import DataConfig
+from common.infer.config import PredictConfig
 from common.infer.tiling import TilingConfig
 from common.models import ModelConfig
-from common.pipeline import PredictConfig, RunConfig
+from common.recipe.config import RunConfig
 from common.stack import GBMConfig
 from common.train import TrainConfig
 

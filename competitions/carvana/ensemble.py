@@ -16,8 +16,8 @@ import pandas as pd
 
 from common.infer.ensemble import ensemble_stores
 from common.infer.store import MapStore
-from common.pipeline import selected_folds
-from common.pipeline.cli import stage_main
+from common.recipe.cli import stage_main
+from common.train.kfold import selected_folds
 from competitions.carvana.config import CarvanaExperiment, load_experiment
 from competitions.carvana.inputs import load_data
 

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from common.data import SegmentationDataset, load_or_make_folds
 from common.io.rle import rle_decode
 from common.metrics import dice_scores
-from common.pipeline.kfold import FoldData
+from common.train.kfold import FoldData
 from common.train.val_metric import BinarizedMean, ValidationMetric
 from competitions.carvana.config import CarvanaExperiment
 from competitions.carvana.data import (

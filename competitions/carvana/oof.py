@@ -13,8 +13,8 @@ import pandas as pd
 
 from common.infer.store import MapStore, open_maps
 from common.metrics import dice
-from common.pipeline import selected_folds
 from common.post.binary import binarize, hull_fill_uncertain
+from common.train.kfold import selected_folds
 from competitions.carvana.config import CarvanaExperiment
 from competitions.carvana.inputs import TruthMasks, load_data
 

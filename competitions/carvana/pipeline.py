@@ -17,10 +17,10 @@ from typing import TypeVar
 import torch
 
 from common.io.atomic import atomic_text_writer
-from common.pipeline import StageTimer
-from common.pipeline.cli import stage_main
-from common.pipeline.kfold import recorded_encoder_init
+from common.recipe.cli import stage_main
+from common.recipe.stage_timer import StageTimer
 from common.train.distributed import env_world
+from common.train.kfold import recorded_encoder_init
 from competitions.carvana import ensemble, postprocess, predict, stack, submit, train
 from competitions.carvana.config import CarvanaExperiment, load_experiment
 from competitions.carvana.inputs import data_root

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from common.io.atomic import atomic_text_writer
 from common.metrics import threshold_sweep
-from common.pipeline.cli import stage_main
+from common.recipe.cli import stage_main
 from competitions.carvana.config import CarvanaExperiment, load_experiment
 from competitions.carvana.oof import OutOfFold, load_oof, per_image_dice
 

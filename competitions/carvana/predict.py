@@ -5,7 +5,7 @@ Each full-size image is cut into ``predict.tiling`` tiles (full-size pixels) ble
 window; inside each tile the network runs at ``input.scale`` (see ``common.infer.scaled``) under
 ``predict.tta`` (horizontal flip), which is applied at the network's resolution (flips commute with
 the resizing, and flipping the small tile costs 1/scale^2 less). Runs through
-``common.pipeline.predict_folds``: ``<run.out>/maps/oof_fold<k>``, ``test_fold<k>`` and ``test``
+``common.infer.fold_predict.predict_folds``: ``<run.out>/maps/oof_fold<k>``, ``test_fold<k>`` and ``test``
 (fold mean), sharded across ``torchrun`` ranks, resumable, finished stores reused. Prints the
 out-of-fold mean Dice at threshold 0.5.
 """
@@ -18,13 +18,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from common.infer.fold_predict import predict_folds
 from common.infer.scaled import ScaledModel
 from common.infer.store import open_maps
 from common.infer.tta import TTAConfig, build_tta
 from common.metrics import dice_scores
-from common.pipeline import predict_folds, selected_folds
-from common.pipeline.cli import stage_main
+from common.recipe.cli import stage_main
 from common.train.distributed import resolve_device
+from common.train.kfold import selected_folds
 from competitions.carvana.config import CarvanaExperiment, load_experiment
 from competitions.carvana.inputs import TruthMasks, load_data, predict_dataset
 

@@ -19,7 +19,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from common.io.atomic import atomic_text_writer
-from common.pipeline.cli import stage_main
+from common.recipe.cli import stage_main
 from common.stack import Stacker
 from common.stack.cv import cross_validate
 from common.stack.image_features import map_features

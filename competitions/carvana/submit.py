@@ -19,8 +19,8 @@ from tqdm import tqdm
 from common.io.rle import rle_encode
 from common.io.scoring import score_binary
 from common.io.submission import write_carvana_submission
-from common.pipeline.cli import stage_main
-from common.pipeline.kaggle import print_submit_command
+from common.recipe.cli import stage_main
+from common.recipe.kaggle import print_submit_command
 from competitions.carvana.config import CarvanaExperiment, load_experiment
 from competitions.carvana.inputs import data_root, load_data
 from competitions.carvana.oof import post_mask, read_post, test_maps

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from common.pipeline import run_fold_workers, selected_folds, train_folds
-from common.pipeline.cli import stage_main
-from common.pipeline.kfold import FoldData
+from common.recipe.cli import stage_main
+from common.train.fold_workers import run_fold_workers
+from common.train.kfold import FoldData, selected_folds, train_folds
 from competitions.carvana.config import CarvanaExperiment, load_experiment
 from competitions.carvana.inputs import TrainSource, fold_data, load_data, train_source, validation_metric
 

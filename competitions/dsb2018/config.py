@@ -8,9 +8,10 @@ from typing import Literal
 
 from common.config import ConfigError, load_config
 from common.data import DataConfig
+from common.infer.config import PredictConfig
 from common.models import ModelConfig
-from common.pipeline import PredictConfig, RunConfig
 from common.post.instances import InstanceConfig
+from common.recipe.config import RunConfig
 from common.stack import GBMConfig
 from common.train import TrainConfig
 from competitions.dsb2018.preprocess import Preprocess

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from common.io.atomic import atomic_text_writer
 from common.io.scoring import score_dsb
 from common.metrics import dsb_scores
-from common.pipeline.cli import exit_on_user_error, stage_main
+from common.recipe.cli import exit_on_user_error, stage_main
 from competitions.dsb2018.baseline import baseline_scores
 from competitions.dsb2018.config import DsbExperiment, load_experiment
 from competitions.dsb2018.data import list_images, load_image

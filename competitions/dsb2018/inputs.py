@@ -13,8 +13,8 @@ from tqdm import tqdm
 
 from common.data import SegmentationDataset, WeightedSampler, load_or_make_folds
 from common.metrics import dsb_average_precision
-from common.pipeline.kfold import FoldData
 from common.post.instances import InstanceConfig, instances_from_maps
+from common.train.kfold import FoldData
 from common.train.val_metric import PerImageMean, ValidationMetric
 from competitions.dsb2018.config import DsbExperiment
 from competitions.dsb2018.data import ImageRecord, list_images, load_image, load_labels

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from common.infer.store import MapStore, MultiMapStore, open_maps
-from common.pipeline import selected_folds
 from common.post.instances import InstanceConfig, instances_from_maps
+from common.train.kfold import selected_folds
 from competitions.dsb2018.config import DsbExperiment
 from competitions.dsb2018.inputs import LabelledImages, load_labelled
 

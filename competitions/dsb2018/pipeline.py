@@ -17,10 +17,10 @@ import numpy as np
 
 from common.io.atomic import atomic_text_writer
 from common.metrics import dsb_scores
-from common.pipeline import StageTimer
-from common.pipeline.cli import stage_main
-from common.pipeline.kfold import recorded_encoder_init
+from common.recipe.cli import stage_main
+from common.recipe.stage_timer import StageTimer
 from common.train.distributed import env_world
+from common.train.kfold import recorded_encoder_init
 from competitions.dsb2018 import postprocess, predict, stack, submit, train
 from competitions.dsb2018.baseline import classical_instances
 from competitions.dsb2018.config import DsbExperiment, load_experiment

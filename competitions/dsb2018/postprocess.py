@@ -16,9 +16,9 @@ import numpy as np
 
 from common.io.atomic import atomic_text_writer
 from common.metrics import dsb_scores
-from common.pipeline.cli import stage_main
 from common.post.coordinate import coordinate_search
 from common.post.instances import InstanceConfig, remove_small_instances
+from common.recipe.cli import stage_main
 from competitions.dsb2018.config import DsbExperiment, load_experiment
 from competitions.dsb2018.oof import OutOfFold, instances, load_oof, post_path, with_params
 

@@ -21,21 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
+from common.infer.config import PredictConfig
 from common.infer.ensemble import ensemble_stores
+from common.infer.fold_predict import FoldMaps, load_fold_model, predict_folds, predict_to_store
 from common.infer.store import MapStore, MapWriter, open_maps
 from common.io.submission import write_dsb_submission
 from common.metrics import dsb_scores
-from common.pipeline import (
-    FoldMaps,
-    PredictConfig,
-    fold_dir,
-    load_fold_model,
-    predict_folds,
-    predict_to_store,
-    selected_folds,
-)
-from common.pipeline.cli import stage_main
+from common.recipe.cli import stage_main
 from common.train.distributed import resolve_device
+from common.train.kfold import fold_dir, selected_folds
 from competitions.dsb2018.config import DsbExperiment, load_experiment
 from competitions.dsb2018.data import list_images, load_image, load_labels
 from competitions.dsb2018.groups import image_type

@@ -24,8 +24,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from common.io.atomic import atomic_text_writer
-from common.pipeline.cli import stage_main
 from common.post.instances import InstanceConfig
+from common.recipe.cli import stage_main
 from common.stack import (
     Decision,
     cross_validate,

@@ -21,8 +21,8 @@ from common.infer.store import MapStore
 from common.io.scoring import score_dsb
 from common.io.submission import write_dsb_submission
 from common.metrics import dsb_scores
-from common.pipeline.cli import stage_main
-from common.pipeline.kaggle import print_submit_command
+from common.recipe.cli import stage_main
+from common.recipe.kaggle import print_submit_command
 from competitions.dsb2018.config import DsbExperiment, load_experiment
 from competitions.dsb2018.data import load_image
 from competitions.dsb2018.features import compose

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from common.pipeline import run_fold_workers, selected_folds, train_folds
-from common.pipeline.cli import stage_main
+from common.recipe.cli import stage_main
+from common.train.fold_workers import run_fold_workers
+from common.train.kfold import selected_folds, train_folds
 from competitions.dsb2018.config import DsbExperiment, load_experiment
 from competitions.dsb2018.inputs import fold_data, load_labelled, validation_metric
 

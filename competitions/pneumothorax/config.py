@@ -15,8 +15,9 @@ from typing import Any, Literal
 
 from common.config import load_config
 from common.data import DataConfig
+from common.infer.config import PredictConfig
 from common.models import ModelConfig
-from common.pipeline import PredictConfig, RunConfig
+from common.recipe.config import RunConfig
 from common.stack import GBMConfig
 from common.train import TrainConfig
 

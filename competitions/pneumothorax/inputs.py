@@ -14,8 +14,8 @@ import pandas as pd
 
 from common.data import SegmentationDataset, build_sampler, load_or_make_folds
 from common.io.images import read_mask
-from common.pipeline.kfold import FoldData
 from common.train.distributed import env_world
+from common.train.kfold import FoldData
 from common.train.val_metric import TripletSearch, ValidationMetric
 from competitions.pneumothorax.config import FULL_SIZE, PneumothoraxExperiment
 from competitions.pneumothorax.prepare import prepare

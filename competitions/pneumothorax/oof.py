@@ -14,8 +14,8 @@ import pandas as pd
 
 from common.infer.store import open_maps
 from common.metrics import dice
-from common.pipeline import selected_folds
 from common.post.triplet import triplet
+from common.train.kfold import selected_folds
 from competitions.pneumothorax.config import PneumothoraxExperiment
 from competitions.pneumothorax.inputs import MaskFiles, final_models_dir, load_tables
 

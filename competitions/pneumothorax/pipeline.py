@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from common.io.atomic import atomic_text_writer
-from common.pipeline import StageTimer
-from common.pipeline.cli import stage_main
-from common.pipeline.kfold import recorded_encoder_init
+from common.recipe.cli import stage_main
+from common.recipe.stage_timer import StageTimer
 from common.train.distributed import env_world
+from common.train.kfold import recorded_encoder_init
 from competitions.pneumothorax import postprocess, predict, stack, submit, train
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
 from competitions.pneumothorax.inputs import data_root, prepare_all

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from common.io.atomic import atomic_text_writer
-from common.pipeline.cli import stage_main
 from common.post.search import search_triplet
+from common.recipe.cli import stage_main
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
 from competitions.pneumothorax.inputs import scaled_areas
 from competitions.pneumothorax.oof import empty_dice, load_oof, per_image_dice, plane

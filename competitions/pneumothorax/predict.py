@@ -12,10 +12,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from common.infer.fold_predict import FoldMaps, predict_folds
 from common.metrics import dice
-from common.pipeline import FoldMaps, predict_folds, selected_folds
-from common.pipeline.cli import stage_main
+from common.recipe.cli import stage_main
 from common.train.distributed import resolve_device
+from common.train.kfold import selected_folds
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
 from competitions.pneumothorax.inputs import dataset, final_models_dir, load_tables
 from competitions.pneumothorax.oof import load_oof, plane

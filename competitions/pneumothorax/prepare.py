@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--stage", type=int, choices=(1, 2), default=None, help="default: detect")
     args = parser.parse_args(argv)
     if args.config is not None:
-        from common.pipeline.cli import stage_main
+        from common.recipe.cli import stage_main
         from competitions.pneumothorax.config import load_experiment
         from competitions.pneumothorax.inputs import prepare_all  # imports this module
 

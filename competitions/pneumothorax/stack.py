@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from common.io.atomic import atomic_text_writer
-from common.pipeline.cli import stage_main
-from common.pipeline.empty_stacker import fit_empty_stacker
+from common.recipe.cli import stage_main
+from common.stack.empty_stacker import fit_empty_stacker
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
 from competitions.pneumothorax.inputs import metadata
 from competitions.pneumothorax.oof import (

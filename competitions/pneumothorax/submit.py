@@ -23,10 +23,10 @@ from common.infer.store import MapStore
 from common.io.rle import siim_rle_encode
 from common.io.scoring import score_binary
 from common.io.submission import write_siim_submission
-from common.pipeline.cli import stage_main
-from common.pipeline.empty_stacker import apply_empty_stacker
-from common.pipeline.kaggle import print_submit_command
 from common.post.triplet import is_positive
+from common.recipe.cli import stage_main
+from common.recipe.kaggle import print_submit_command
+from common.stack.empty_stacker import apply_empty_stacker
 from competitions.pneumothorax.config import FULL_SIZE, PneumothoraxExperiment, load_experiment
 from competitions.pneumothorax.data import detect_stage
 from competitions.pneumothorax.inputs import data_root, final_models_dir, load_tables, metadata

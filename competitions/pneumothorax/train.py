@@ -15,8 +15,9 @@ from pathlib import Path
 from torch import nn
 
 from common.models import ModelConfig, build_model, load_weights
-from common.pipeline import fold_dir, run_fold_workers, selected_folds, train_folds
-from common.pipeline.cli import stage_main
+from common.recipe.cli import stage_main
+from common.train.fold_workers import run_fold_workers
+from common.train.kfold import fold_dir, selected_folds, train_folds
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
 from competitions.pneumothorax.inputs import final_models_dir, fold_data, load_tables, validation_metric
 

@@ -10,7 +10,7 @@ import pandas as pd
 from common.data import SegmentationDataset, load_or_make_folds
 from common.io.csv_readers import one_rle_per_id, read_rle_table
 from common.metrics import tgs_scores
-from common.pipeline.kfold import FoldData
+from common.train.kfold import FoldData
 from common.train.val_metric import BinarizedMean, ValidationMetric
 from competitions.salt.config import SaltExperiment
 from competitions.salt.data import SaltData, checked_rle_lengths, load_mask, read_salt

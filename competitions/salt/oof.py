@@ -11,8 +11,8 @@ import pandas as pd
 
 from common.infer.store import MapStore, open_maps
 from common.metrics import tgs_scores
-from common.pipeline import selected_folds
 from common.post.binary import binarize, remove_small_components
+from common.train.kfold import selected_folds
 from competitions.salt.config import SaltExperiment
 from competitions.salt.inputs import load_data, truth_masks
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from common.io.atomic import atomic_text_writer
 from common.metrics import tgs_scores
-from common.pipeline.cli import stage_main
 from common.post.search import search_threshold_min_area
+from common.recipe.cli import stage_main
 from competitions.salt.config import SaltExperiment, load_experiment
 from competitions.salt.oof import load_oof
 

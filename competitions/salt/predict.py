@@ -11,11 +11,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from common.infer.fold_predict import FoldMaps, predict_folds
 from common.infer.store import open_maps
 from common.metrics import tgs_scores
-from common.pipeline import FoldMaps, predict_folds, selected_folds
-from common.pipeline.cli import stage_main
+from common.recipe.cli import stage_main
 from common.train.distributed import resolve_device
+from common.train.kfold import selected_folds
 from competitions.salt.config import SaltExperiment, load_experiment
 from competitions.salt.inputs import dataset, load_data, truth_masks
 

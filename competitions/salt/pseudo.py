@@ -24,7 +24,7 @@ from common.io.atomic import atomic_text_writer
 from common.io.csv_readers import one_rle_per_id, read_rle_table
 from common.io.rle import rle_decode
 from common.metrics import tgs_scores
-from common.pipeline.cli import stage_main
+from common.recipe.cli import stage_main
 from competitions.salt.config import SaltExperiment, load_experiment
 from competitions.salt.data import IMAGE_SHAPE
 from competitions.salt.inputs import data_root, load_data

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from common.io.atomic import atomic_text_writer
-from common.pipeline.cli import stage_main
-from common.pipeline.empty_stacker import fit_empty_stacker
+from common.recipe.cli import stage_main
+from common.stack.empty_stacker import fit_empty_stacker
 from competitions.salt.config import SaltExperiment, load_experiment
 from competitions.salt.oof import load_oof, per_image_scores, read_post
 

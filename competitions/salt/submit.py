@@ -15,9 +15,9 @@ from common.infer.store import MapStore
 from common.io.rle import rle_encode
 from common.io.scoring import score_binary
 from common.io.submission import write_tgs_submission
-from common.pipeline.cli import stage_main
-from common.pipeline.empty_stacker import apply_empty_stacker
-from common.pipeline.kaggle import print_submit_command
+from common.recipe.cli import stage_main
+from common.recipe.kaggle import print_submit_command
+from common.stack.empty_stacker import apply_empty_stacker
 from competitions.salt.config import SaltExperiment, load_experiment
 from competitions.salt.inputs import data_root, load_data
 from competitions.salt.oof import post_mask, read_post

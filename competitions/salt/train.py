@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from common.pipeline import run_fold_workers, selected_folds, train_folds
-from common.pipeline.cli import stage_main
+from common.recipe.cli import stage_main
+from common.train.fold_workers import run_fold_workers
+from common.train.kfold import selected_folds, train_folds
 from competitions.salt.config import SaltExperiment, load_experiment
 from competitions.salt.inputs import fold_data, load_data, pseudo_table, validation_metric
 

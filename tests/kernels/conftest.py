@@ -45,8 +45,8 @@ def tracked_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def _save_stacker(cfg, run: Path) -> None:  # noqa: ANN001 - the salt experiment
     """A real (LightGBM) empty-image stacker fitted on random maps, marked as paying off."""
-    from common.pipeline.empty_stacker import feature_table
     from common.stack import GBMConfig, cross_validate, save_stacker
+    from common.stack.empty_stacker import feature_table
     from competitions.salt.inputs import load_data
     from competitions.salt.stack import metadata
 

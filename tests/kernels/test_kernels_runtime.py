@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-import common.pipeline.batch as batch_module
-import common.pipeline.predict as predict_module
+import common.infer.fold_predict as predict_module
+import common.infer.predict_batch as batch_module
 from kernels.build import BuildOptions, build_kernel, find_config
 from kernels.dryrun import DryRunDone, limited_prediction
 from kernels.runtime import check_submission

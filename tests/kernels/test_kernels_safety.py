@@ -144,7 +144,7 @@ def test_a_part_that_lost_its_manifest_is_never_deleted(tmp_path: Path) -> None:
 
 def test_cli_refuses_a_non_empty_out_with_one_error_line(salt_run: Path, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from common.pipeline.cli import exit_on_user_error  # what `python -m kernels.build` runs main under
+    from common.recipe.cli import exit_on_user_error  # what `python -m kernels.build` runs main under
 
     out = tmp_path / "home"
     (out / "code").mkdir(parents=True)

@@ -1,6 +1,6 @@
 """One process owns a run folder: a second stage on the same ``run.out`` is refused at once and
 told who holds it; the lock is re-entrant in its process. (That the kernel frees it when its holder
-is killed is checked in tests/common/pipeline/test_pipeline_lifetime.py.)"""
+is killed is checked in tests/common/recipe/test_recipe_lifetime.py.)"""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from common.io.run_lock import LOCK_NAME, lock_holder, run_lock
-from tests.common.pipeline.toy_processes import start_toy
+from tests.common.recipe.toy_processes import start_toy
 
 
 def _free(folder: Path) -> bool:

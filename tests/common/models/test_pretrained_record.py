@@ -13,10 +13,10 @@ from torch.utils.data import Dataset
 
 from common.models import ModelConfig
 from common.models.pretrained import RandomInitWarning, save_encoder_weights
-from common.pipeline.kfold import FoldData, recorded_encoder_init, train_folds
 from common.report.html import render_run_report
 from common.report.run_files import read_run
 from common.train import TrainConfig
+from common.train.kfold import FoldData, recorded_encoder_init, train_folds
 
 ENCODER = "tu-test_resnet"
 

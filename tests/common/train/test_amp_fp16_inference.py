@@ -9,11 +9,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from common.infer.config import PredictConfig
+from common.infer.fold_predict import ProbabilityAverage
+from common.infer.predict_batch import predict_batch
 from common.infer.tiling import TilingConfig
 from common.infer.tta import TTAConfig
-from common.pipeline.batch import predict_batch
-from common.pipeline.config import PredictConfig
-from common.pipeline.predict import ProbabilityAverage
 from common.train.val_metric import ValidationMetric
 from common.train.validation import evaluate
 from tests.common.train.train_toys import BCE, TinyNet, ToyDataset

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from common.config import save_config
-from common.pipeline.worker_experiment import WORKER_EXPERIMENT_ENV, recorded_experiment
+from common.train.worker_experiment import WORKER_EXPERIMENT_ENV, recorded_experiment
 from competitions.salt.config import load_experiment
 
 

@@ -1,32 +1,13 @@
-"""Schemas for the run folder and prediction settings shared by every competition's experiment."""
+"""The prediction settings every competition's experiment shares."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
 
+from common.infer.chunks import ShardConfig
 from common.infer.tiling import TilingConfig
 from common.infer.tta import TTAConfig
-from common.pipeline.shards import ShardConfig
-
-
-@dataclass
-class RunConfig:
-    """Where a run lives and which folds it covers.
-
-    ``out``: the run folder (fold checkpoints in ``fold<k>/``, maps, submission, reports).
-    ``folds``: the folds to train/predict; ``None`` means all ``data.n_folds`` folds.
-    ``fold_workers``: train this many folds at once, each in its own process with an equal share
-    of the CPU threads (see ``common/pipeline/fold_workers.py``); 1 trains them one by one here.
-    ``on_change``: what a rerun does with a fold trained (or half-trained) under other settings:
-    ``refuse`` (list the changed keys and stop), ``restart`` (train the fold again from scratch) or
-    ``keep`` (continue or skip it with its saved settings); see ``common/pipeline/config_change.py``.
-    """
-
-    out: str = "runs/experiment"
-    folds: list[int] | None = None
-    fold_workers: int = 1
-    on_change: Literal["refuse", "restart", "keep"] = "refuse"
 
 
 @dataclass
@@ -39,7 +20,7 @@ class PredictConfig:
     ``tiling``: predict large images tile by tile (Carvana); ``None`` runs whole images.
     ``store_dtype``: how maps are stored on disk (``uint8`` = 1/255 steps, ``float16``).
     ``oof``: also predict each fold's validation images (off in offline kernels: test only).
-    ``shard``: chunking of the sharded, resumable prediction (see ``common/pipeline/shards.py``).
+    ``shard``: chunking of the sharded, resumable prediction (see ``common/infer/chunks.py``).
     ``amp``: autocast for the forward passes, resolved like ``train.amp`` (``auto``: bf16 on GPUs
     that run it natively, fp16 on older GPUs, off on CPU; see ``common/train/amp.py``). Outputs are
     cast to float32 before the activation, so merged and stored maps are as without it.

@@ -1,4 +1,4 @@
-"""Helpers for tests that start real stage processes (:mod:`tests.common.pipeline.toy_stage`)."""
+"""Helpers for tests that start real stage processes (:mod:`tests.common.recipe.toy_stage`)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def start_toy(out: Path, *overrides: str) -> subprocess.Popen:
-    """``python -m tests.common.pipeline.toy_stage run.out=<out> [overrides]`` in the background, as
+    """``python -m tests.common.recipe.toy_stage run.out=<out> [overrides]`` in the background, as
     an unrelated process would start it (not under a run lock this test process holds)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     env.pop(HELD_ENV, None)
-    return subprocess.Popen([sys.executable, "-m", "tests.common.pipeline.toy_stage", f"run.out={out}", *overrides],
+    return subprocess.Popen([sys.executable, "-m", "tests.common.recipe.toy_stage", f"run.out={out}", *overrides],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

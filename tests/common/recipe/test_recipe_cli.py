@@ -11,7 +11,7 @@ import pytest
 from common.config import ConfigError
 from competitions.carvana import submit as carvana_submit
 from competitions.salt import train as salt_train
-from tests.common.pipeline import toy_stage
+from tests.common.recipe import toy_stage
 
 
 def _error(capsys, main, argv: list[str]) -> str:

@@ -1,7 +1,7 @@
 """torchrun worker for the sharded-prediction tests: two folds of out-of-fold and test maps with
-:func:`common.pipeline.predict_folds`, then (rank 0) a submission from the fold-mean test maps.
+:func:`common.infer.fold_predict.predict_folds`, then (rank 0) a submission from the fold-mean test maps.
 
-``torchrun --nproc-per-node N tests/common/pipeline/pipeline_worker.py RUN_DIR [--crash-at I]``
+``torchrun --nproc-per-node N tests/common/infer/predict_worker.py RUN_DIR [--crash-at I]``
 with the repository root on PYTHONPATH. ``--crash-at I`` makes the last rank die, on torchrun's
 first attempt, the second time it reads test item I (i.e. while predicting fold 1's test maps).
 Also importable: :func:`run` is the one-process reference the tests compare against.
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import torch
 
-from common.pipeline import predict_folds
-from common.pipeline.shards import ShardConfig
+from common.infer.chunks import ShardConfig
+from common.infer.fold_predict import predict_folds
 from common.train.distributed import env_world
-from tests.common.pipeline.pipeline_toys import (
+from tests.common.infer.predict_toys import (
     CHUNK,
     CrashOnce,
     fold_dataset,

@@ -3,7 +3,7 @@
 A fold whose ``fold<k>/done.json`` exists is skipped; a fold with a ``last.pt`` but no
 ``done.json`` (the run died) resumes from it, so a killed k-fold job loses at most one epoch.
 Both first compare the fold's saved experiment with this one (``run.on_change``, see
-:mod:`common.pipeline.config_change`).
+:mod:`common.train.config_change`).
 Works the same in one process and under ``torchrun`` (the engine handles the process group).
 """
 
@@ -22,13 +22,13 @@ from torch.utils.data import Dataset, Sampler
 from common.io.atomic import atomic_text_writer
 from common.models import ModelConfig, build_model
 from common.models.pretrained import encoder_init, warn_random_init
-from common.pipeline.config import RunConfig
-from common.pipeline.config_change import locate, part_at, reconcile_fold, with_ignored_from
-from common.pipeline.worker_experiment import recorded_experiment
+from common.recipe.config import RunConfig
 from common.train import TrainConfig, fit
+from common.train.config_change import locate, part_at, reconcile_fold, with_ignored_from
 from common.train.distributed import env_world
 from common.train.rng import seed_everything
 from common.train.val_metric import ValidationMetric
+from common.train.worker_experiment import recorded_experiment
 
 
 @dataclass
@@ -68,9 +68,9 @@ def train_folds(
     """Train each fold (skipping finished ones); return ``{fold: best validation metric}``.
 
     ``run_config`` (the whole experiment) is saved in each fold folder and checkpoint; in a fold
-    worker, the parent's experiment is saved instead (see ``common.pipeline.worker_experiment``).
+    worker, the parent's experiment is saved instead (see ``common.train.worker_experiment``).
     A fold trained before is compared with it first (``run.on_change``); ``ignore_changes``: sections
-    these folds do not depend on (e.g. a later training phase), see ``common.pipeline.config_change``.
+    these folds do not depend on (e.g. a later training phase), see ``common.train.config_change``.
     """
     results: dict[int, float | None] = {}
     local = run_config if run_config is not None else train_cfg

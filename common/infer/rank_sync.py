@@ -30,7 +30,7 @@ def _attempt_store(timeout: timedelta) -> dist.Store:
     store, _, _ = next(dist.rendezvous("env://", timeout=timeout))
     run_id = os.environ.get("TORCHELASTIC_RUN_ID", "none")
     attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
-    return dist.PrefixStore(f"common.pipeline/{run_id}/attempt_{attempt}/group_{_GROUPS_STARTED}", store)
+    return dist.PrefixStore(f"common.infer.rank_sync/{run_id}/attempt_{attempt}/group_{_GROUPS_STARTED}", store)
 
 
 class Coordinator:

@@ -15,11 +15,12 @@ import torch
 
 from common.config import config_from_dict, load_config
 from common.data import SegmentationDataset
+from common.infer.config import PredictConfig
 from common.models import ModelConfig
-from common.pipeline import PredictConfig, RunConfig, train_folds
-from common.pipeline.config_change import ConfigChangedError, changed_keys
-from common.pipeline.kfold import FoldData
+from common.recipe.config import RunConfig
 from common.train import TrainConfig
+from common.train.config_change import ConfigChangedError, changed_keys
+from common.train.kfold import FoldData, train_folds
 
 
 @dataclass

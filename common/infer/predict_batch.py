@@ -1,7 +1,7 @@
 """One batch of dataset items -> probability maps and image-level outputs, with TTA or tiling.
 
-Shared by the one-process writer (:func:`common.pipeline.predict.predict_to_store`) and the sharded
-runner (:func:`common.pipeline.sharded.predict_sharded`), so both produce the same maps.
+Shared by the one-process writer (:func:`common.infer.fold_predict.predict_to_store`) and the sharded
+runner (:func:`common.infer.sharded.predict_sharded`), so both produce the same maps.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from common.infer.config import PredictConfig
 from common.infer.tiling import tiled_predict
 from common.infer.tta import build_tta
-from common.pipeline.config import PredictConfig
 from common.train.amp import with_autocast
 
 

@@ -11,13 +11,14 @@ import pandas as pd
 import pytest
 import torch
 
+from common.infer.chunks import ShardConfig, chunk_batches, chunk_bounds, job_chunk_size, rank_share
+from common.infer.config import PredictConfig
+from common.infer.fold_predict import predict_to_store
+from common.infer.part_folder import PartFolder, parts_dir
+from common.infer.sharded import predict_sharded
 from common.infer.store import MapStore, MapWriter
-from common.pipeline import PredictConfig, predict_to_store
-from common.pipeline.parts import PartFolder, parts_dir
-from common.pipeline.sharded import predict_sharded
-from common.pipeline.shards import ShardConfig, chunk_batches, chunk_bounds, job_chunk_size, rank_share
-from common.pipeline.throughput import Throughput
-from tests.common.pipeline.pipeline_toys import CountingDataset, ToyNet
+from common.infer.throughput import Throughput
+from tests.common.infer.predict_toys import CountingDataset, ToyNet
 
 CFG = PredictConfig(batch_size=3)
 SHARD = ShardConfig(chunk_size=3)

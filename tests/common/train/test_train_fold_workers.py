@@ -1,4 +1,4 @@
-"""The parts of ``common.pipeline.fold_workers`` that decide whether and how to start workers
+"""The parts of ``common.train.fold_workers`` that decide whether and how to start workers
 (the workers themselves are exercised end to end in tests/competitions/salt/test_salt_fold_workers.py)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from common.pipeline import RunConfig
-from common.pipeline.fold_workers import pending_folds, run_fold_workers, threads_per_worker
+from common.recipe.config import RunConfig
+from common.train.fold_workers import pending_folds, run_fold_workers, threads_per_worker
 
 
 def _experiment(out: Path, workers: int) -> SimpleNamespace:

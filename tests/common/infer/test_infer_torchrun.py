@@ -21,10 +21,10 @@ import pandas as pd
 import pytest
 import torch
 
+from common.infer.fold_predict import predict_folds
 from common.infer.store import MapStore
-from common.pipeline import predict_folds
-from tests.common.pipeline import pipeline_worker
-from tests.common.pipeline.pipeline_toys import (
+from tests.common.infer import predict_worker
+from tests.common.infer.predict_toys import (
     CHUNK,
     FOLD_SIZES,
     TEST_SIZE,
@@ -36,7 +36,7 @@ from tests.common.pipeline.pipeline_toys import (
 )
 
 ROOT = Path(__file__).resolve().parents[3]
-WORKER = Path(__file__).with_name("pipeline_worker.py")
+WORKER = Path(__file__).with_name("predict_worker.py")
 STORES = ("oof_fold0", "oof_fold1", "test_fold0", "test_fold1", "test")
 TOTAL = sum(FOLD_SIZES) + 2 * TEST_SIZE
 
@@ -78,7 +78,7 @@ def _run_dir(checkpoints: Path, run_dir: Path) -> Path:
 def single(checkpoints, tmp_path_factory) -> Path:
     """The one-process reference, run in this process (no torchrun)."""
     run_dir = _run_dir(checkpoints, tmp_path_factory.mktemp("single"))
-    pipeline_worker.run(run_dir)
+    predict_worker.run(run_dir)
     return run_dir
 
 

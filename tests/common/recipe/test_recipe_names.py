@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from common.config import ConfigError
-from common.pipeline.names import check_names, encoder_known
+from common.recipe.names import check_names, encoder_known
 from competitions.salt import train as salt_train
 from competitions.salt.config import load_experiment
 

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from common.pipeline import StageTimer
+from common.recipe.stage_timer import StageTimer
 
 
 def _burn(seconds: float) -> None:

@@ -1,9 +1,9 @@
 """A tiny stage for the run-lock and fold-worker lifetime tests, run as real processes.
 
-``python -m tests.common.pipeline.toy_stage --config FILE [overrides]`` goes through
-:func:`common.pipeline.cli.stage_main` like every competition stage. With ``run.folds`` unset it
+``python -m tests.common.recipe.toy_stage --config FILE [overrides]`` goes through
+:func:`common.recipe.cli.stage_main` like every competition stage. With ``run.folds`` unset it
 is the parent: it starts two fold workers (this same module, ``run.folds=[k]``) with
-:func:`common.pipeline.run_fold_workers`. A worker (or a parent with ``toy.hold`` > 0) writes
+:func:`common.train.fold_workers.run_fold_workers`. A worker (or a parent with ``toy.hold`` > 0) writes
 ``<run.out>/started.<pid>`` and sleeps ``toy.hold`` seconds; ``toy.fail`` raises a user error.
 """
 
@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.config import load_config
-from common.pipeline import RunConfig, run_fold_workers
-from common.pipeline.cli import stage_main
+from common.recipe.cli import stage_main
+from common.recipe.config import RunConfig
+from common.train.fold_workers import run_fold_workers
 
 
 @dataclass

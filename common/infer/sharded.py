@@ -1,8 +1,8 @@
 """Predict one dataset into one map store, sharded across the ranks of a torchrun job, resumable.
 
-Rank 0 reads the part folder's index of published chunks (:mod:`common.pipeline.parts`) and tells
+Rank 0 reads the part folder's index of published chunks (:mod:`common.infer.part_folder`) and tells
 every rank which chunks are still to do; each rank predicts its contiguous block of them
-(:func:`common.pipeline.shards.rank_share`), streaming maps to one chunk store at a time and
+(:func:`common.infer.chunks.rank_share`), streaming maps to one chunk store at a time and
 publishing each chunk atomically, so a killed run loses at most the chunk in flight on each rank.
 Once every rank is done, rank 0 merges the chunks, in dataset order, into the final store and
 prints the throughput. In one process (no torchrun) the same code runs with a world of one.
@@ -22,12 +22,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from common.pipeline.batch import loader_batch_size, predict_batch
-from common.pipeline.config import PredictConfig
-from common.pipeline.coordination import Coordinator
-from common.pipeline.parts import PartFolder, discard_parts, store_complete
-from common.pipeline.shards import ShardConfig, chunk_batches, job_chunk_size, rank_share
-from common.pipeline.throughput import Throughput
+from common.infer.chunks import ShardConfig, chunk_batches, job_chunk_size, rank_share
+from common.infer.config import PredictConfig
+from common.infer.part_folder import PartFolder, discard_parts, store_complete
+from common.infer.predict_batch import loader_batch_size, predict_batch
+from common.infer.rank_sync import Coordinator
+from common.infer.throughput import Throughput
 from common.train.distributed import env_world
 
 

@@ -1,6 +1,6 @@
 """The experiment a fold worker records: the one its parent runs, not the worker's one-fold share.
 
-A fold worker (:mod:`common.pipeline.fold_workers`) runs the competition's train stage on the
+A fold worker (:mod:`common.train.fold_workers`) runs the competition's train stage on the
 experiment its parent saved, plus ``run.folds=[k] run.fold_workers=1 train.progress=false``. Run
 folders and checkpoints must record the whole experiment: reports and later stages reload a run
 from a fold's ``config.yaml`` and would otherwise see a one-fold run. The parent names its saved

@@ -4,7 +4,7 @@ The images ``0..n-1`` are cut into chunks of ``chunk_size`` consecutive images (
 shorter), a multiple of the batch size: batches then follow one global grid (images
 ``[k*B, (k+1)*B)``) whatever the chunk size or number of ranks, so the maps are the same bytes with
 one rank or many. The chunk size is fixed when a job starts and kept by its restarts (see
-:mod:`common.pipeline.parts`), so chunks published by an earlier run stay valid.
+:mod:`common.infer.part_folder`), so chunks published by an earlier run stay valid.
 
 The chunks still to do are dealt to ranks in contiguous, ordered blocks whose sizes differ by at
 most one (:func:`rank_share`): no chunk is left out or done twice, for any world size.

@@ -8,7 +8,7 @@ import shlex
 
 import pytest
 
-from common.pipeline.kaggle import print_submit_command, submit_command
+from common.recipe.kaggle import print_submit_command, submit_command
 from kernels.targets import TARGETS
 
 

@@ -9,7 +9,7 @@ exactly what a user could run by hand. ``OMP_NUM_THREADS`` is this process's thr
 evenly between the workers.
 
 Run folders and checkpoints a worker writes record this process's whole experiment, not the
-worker's ``run.folds=[k]`` (:mod:`common.pipeline.worker_experiment`).
+worker's ``run.folds=[k]`` (:mod:`common.train.worker_experiment`).
 Workers write ``fold<k>/done.json`` as usual; the caller then runs its ordinary in-process
 ``train_folds``, which finds every fold done and only collects the results. A fold whose worker
 died resumes from its ``last.pt`` on the next run. Each worker's output goes to
@@ -17,7 +17,7 @@ died resumes from its ``last.pt`` on the next run. Each worker's output goes to
 Not for ``torchrun`` jobs (there, ranks already share each fold).
 
 Workers never outlive this process: SIGTERM or Ctrl-C here stops and reaps them, and each worker
-asks the kernel to kill it when this process dies (:mod:`common.pipeline.lifetime`). They work in
+asks the kernel to kill it when this process dies (:mod:`common.recipe.lifetime`). They work in
 the run folder under this process's lock (:mod:`common.io.run_lock`).
 """
 
@@ -39,11 +39,11 @@ import torch
 from common.config import save_config
 from common.io.run_lock import run_lock
 from common.models.pretrained import warn_random_init
-from common.pipeline.config_change import reconcile_fold
-from common.pipeline.kfold import fold_dir
-from common.pipeline.lifetime import child_env, terminate_as_exit
-from common.pipeline.worker_experiment import WORKER_EXPERIMENT_ENV
+from common.recipe.lifetime import child_env, terminate_as_exit
+from common.train.config_change import reconcile_fold
 from common.train.distributed import env_world
+from common.train.kfold import fold_dir
+from common.train.worker_experiment import WORKER_EXPERIMENT_ENV
 
 _POLL_SECONDS = 1.0
 _STOP_SECONDS = 10.0  # a stopped worker's grace before SIGKILL
@@ -126,7 +126,7 @@ def run_fold_workers(train_module: str, experiment: Any, folds: Sequence[int], i
     in-process training then uses every thread). Raises ``RuntimeError`` naming the fold, its exit
     code and the end of its log when a worker fails; the other workers are stopped (they resume
     from ``last.pt`` next time). Folds trained before are first compared with ``experiment``
-    (``run.on_change``, ``ignore_changes`` as in :func:`common.pipeline.train_folds`).
+    (``run.on_change``, ``ignore_changes`` as in :func:`common.train.kfold.train_folds`).
     """
     workers = int(experiment.run.fold_workers)
     if workers < 1:

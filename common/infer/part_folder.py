@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from common.infer.chunks import chunk_bounds
 from common.infer.store import MapStore, MapWriter, StoreDtype
 from common.io.atomic import atomic_text_writer
-from common.pipeline.shards import chunk_bounds
 
 _PLAN = "plan.json"
 

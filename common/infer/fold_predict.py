@@ -1,6 +1,6 @@
 """Out-of-fold and test prediction: fold checkpoints -> (ensembled) model -> TTA/tiling -> map store.
 
-:func:`predict_folds` runs every fold's jobs through :func:`common.pipeline.sharded.predict_sharded`:
+:func:`predict_folds` runs every fold's jobs through :func:`common.infer.sharded.predict_sharded`:
 in one process, or under ``torchrun`` with the images of each job sharded across ranks. Maps
 stream to disk in chunks published atomically, so memory stays bounded by a batch and a killed run
 resumes at the chunk it was on. Image-level outputs (the ``nonempty`` head) go to a table.
@@ -21,18 +21,18 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from common.config import config_to_dict
+from common.infer.chunks import ShardConfig
+from common.infer.config import PredictConfig
 from common.infer.ensemble import ensemble_stores
+from common.infer.predict_batch import loader_batch_size, predict_batch
+from common.infer.rank_sync import Coordinator
+from common.infer.sharded import predict_sharded
 from common.infer.store import MapStore, MapWriter
+from common.infer.throughput import Throughput
 from common.io.atomic import atomic_text_writer
 from common.models import ModelConfig, average_checkpoints, build_model, load_weights
 from common.models.averaging import exponential_weights
-from common.pipeline.batch import loader_batch_size, predict_batch
-from common.pipeline.config import PredictConfig
-from common.pipeline.coordination import Coordinator
-from common.pipeline.kfold import fold_dir
-from common.pipeline.sharded import predict_sharded
-from common.pipeline.shards import ShardConfig
-from common.pipeline.throughput import Throughput
+from common.train.kfold import fold_dir
 
 
 def fold_checkpoints(folder: str | Path, which: str) -> list[Path]:
@@ -116,7 +116,7 @@ def predict_to_store(
 
     ``extra_inputs``: dataset item keys passed to the model as keyword arguments (e.g. ``depth``).
     With ``cfg.tiling`` each image is predicted tile by tile (batch size 1 over images). For
-    sharded, resumable prediction use :func:`common.pipeline.sharded.predict_sharded`.
+    sharded, resumable prediction use :func:`common.infer.sharded.predict_sharded`.
     """
     loader = DataLoader(dataset, batch_size=loader_batch_size(cfg), shuffle=False, num_workers=cfg.num_workers)
     rows = []

@@ -12,12 +12,13 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from common.data import SegmentationDataset
+from common.infer.config import PredictConfig
 from common.infer.store import MapStore
 from common.infer.tta import TTAConfig
 from common.io.rle import rle_encode
 from common.io.submission import write_tgs_submission
 from common.models import ModelConfig, build_model, save_checkpoint
-from common.pipeline import PredictConfig, fold_dir
+from common.train.kfold import fold_dir
 
 FOLD_SIZES = (5, 4)  # out-of-fold images of folds 0 and 1
 TEST_SIZE = 11  # not a multiple of the 2 ranks, nor of the chunk size

@@ -12,7 +12,7 @@ import pytest
 
 from common.io.run_lock import RunLockedError, run_lock
 from competitions.salt import train as salt_train
-from tests.common.pipeline.toy_processes import start_toy, wait_dead, wait_started
+from tests.common.recipe.toy_processes import start_toy, wait_dead, wait_started
 
 
 def _parent_with_two_workers(out: Path):

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from common.io.run_lock import RunLockedError, run_lock
-from common.pipeline.lifetime import die_with_parent, terminate_as_exit
-from common.pipeline.names import check_names
+from common.recipe.lifetime import die_with_parent, terminate_as_exit
+from common.recipe.names import check_names
 
 DEBUG_ENV = "KAGGLE_SEG_DEBUG"
 USER_ERRORS: tuple[type[BaseException], ...] = (FileNotFoundError, ValueError, KeyError, RunLockedError)
@@ -67,7 +67,7 @@ def stage_main(
     run: Callable[[E], Any],
 ) -> None:
     """A stage's ``main``: parse the command line, load the experiment with ``load``, check its
-    registry names (:mod:`common.pipeline.names`), and call ``run`` while holding the lock of its
+    registry names (:mod:`common.recipe.names`), and call ``run`` while holding the lock of its
     ``run.out``; user errors end as ``error: ...``, exit 1."""
     die_with_parent()  # a fold worker: never outlive the parent
     path, overrides = stage_arguments(description, argv)
