@@ -79,3 +79,18 @@ def stage_main(
             run(cfg)
 
     exit_on_user_error(body)
+
+
+def stage_command(
+    doc: str | None,
+    load: Callable[[str | None, Sequence[str]], E],
+    run: Callable[[E], Any],
+) -> Callable[[Sequence[str] | None], None]:
+    """A stage module's ``main`` in one line: ``main = stage_command(__doc__, load_experiment, run)``
+    (the first line of the module docstring is the ``--help`` description)."""
+    description = (doc or "").strip().splitlines()[0] if (doc or "").strip() else ""
+
+    def main(argv: Sequence[str] | None = None) -> None:
+        stage_main(description, argv, load, run)
+
+    return main

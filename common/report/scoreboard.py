@@ -1,6 +1,6 @@
 """The scoreboard across runs: one row per run folder's ``summary.json`` with the out-of-fold scores
 (every ``oof_*`` key: e.g. plain threshold, tuned post-processing, with the stacker), the stacker's
-gain, the anchor baseline (the first ``baseline_*`` key), the CV score, and wall seconds per stage.
+gain, the anchor baseline (``baseline_name``, ``baseline_score``), the CV score, and wall seconds per stage.
 
 Shown as two text or Markdown tables (scores; wall time) and written as CSV + Markdown. Callers may
 add columns to a row: ``status`` (text), ``wall_s`` (seconds they measured) and ``target_s`` (a time
@@ -35,10 +35,9 @@ def scoreboard_row(summary: Mapping[str, Any], run: str = "") -> dict[str, Any]:
     for key in ("stack_gain", "stack_used"):
         if key in summary:
             row[key] = summary[key]
-    baseline = next((k for k in summary if k.startswith("baseline_") and _is_number(summary[k])), None)
-    if baseline is not None:
-        row["baseline"] = float(summary[baseline])
-        row["baseline_name"] = baseline.removeprefix("baseline_").replace("_", " ")
+    if _is_number(summary.get("baseline_score")):
+        row["baseline"] = float(summary["baseline_score"])
+        row["baseline_name"] = str(summary.get("baseline_name", ""))
     if _is_number(summary.get("cv_score")):
         row["cv_score"] = float(summary["cv_score"])
     for stage, seconds in (summary.get("timings") or {}).items():

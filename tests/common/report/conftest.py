@@ -14,11 +14,11 @@ STAGES = {"data": 1.5, "train": 250.0, "predict": 40.0, "postprocess": 2.0, "sta
 
 
 def make_run(run_dir: Path, competition: str = "salt", stages: dict[str, float] | None = None,
-             baseline: tuple[str, float] = ("baseline_all_empty", 0.39), folds: int = 2) -> Path:
+             baseline: tuple[str, float] = ("all empty", 0.39), folds: int = 2) -> Path:
     stages = dict(STAGES if stages is None else stages)
     run_dir.mkdir(parents=True)
     summary = {"competition": competition, "metric": "mean IoU", "oof_threshold_0.5": 0.61, "oof_post": 0.72,
-               baseline[0]: baseline[1], "oof_stack": 0.74, "stack_gain": 0.02, "stack_used": True,
+               "baseline_name": baseline[0], "baseline_score": baseline[1], "oof_stack": 0.74, "stack_gain": 0.02, "stack_used": True,
                "cv_score": 0.74, "timings": stages, "total_seconds": sum(stages.values()) + 1.0}
     (run_dir / "summary.json").write_text(json.dumps(summary))
     (run_dir / "timings.json").write_text(json.dumps({"stages": stages, "total": summary["total_seconds"]}))

@@ -19,7 +19,7 @@ from common.report.scoreboard import (
 def _runs(tmp_path: Path, fake_run) -> list[Path]:
     salt = fake_run(tmp_path / "salt")
     dsb = fake_run(tmp_path / "dsb2018", competition="dsb2018", stages={"data": 5.0, "train": 700.0, "predict": 65.0},
-                   baseline=("baseline_watershed", 0.21))
+                   baseline=("watershed", 0.21))
     return [salt, dsb]
 
 
