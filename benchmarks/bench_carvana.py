@@ -105,7 +105,7 @@ def _predict(model: nn.Module, dataset: Any, cfg: Any, folder: Path) -> tuple[fl
     with MapWriter(folder, overwrite=True) as writer:
         timed = _TimedWriter(writer)
         start = time.perf_counter()
-        predict_to_store(model, dataset, cfg, timed, torch.device("cpu"), progress=False)
+        predict_to_store(model, dataset, cfg, timed, progress=False)
         total = time.perf_counter() - start
     return total, timed.seconds, MapStore(folder)
 
@@ -121,7 +121,7 @@ def run() -> list[dict]:
 
 
 def _run(tmp: Path) -> list[dict]:
-    cfg = load_experiment(str(DEMO), [f"run.out={tmp}"])
+    cfg = load_experiment(str(DEMO), [f"run.out={tmp}", "predict.device=cpu"])
     synth.write_dataset(tmp / "data", n_cars=1, n_test_cars=0, seed=0)
     table = read_carvana(tmp / "data").train.iloc[:N_IMAGES]
     dataset = predict_dataset(cfg, table)

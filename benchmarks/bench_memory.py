@@ -93,6 +93,7 @@ def _predict(data: str, n_images: int, out: str) -> dict:
     import torch
 
     from common.infer.fold_predict import predict_folds
+    from common.infer.scaled import scaled_tta
     from common.infer.store import MapStore
     from common.infer.tta import TTAConfig
     from common.models import build_model
@@ -100,16 +101,15 @@ def _predict(data: str, n_images: int, out: str) -> dict:
     from competitions.carvana.config import load_experiment
     from competitions.carvana.data import read_carvana
     from competitions.carvana.inputs import predict_dataset
-    from competitions.carvana.predict import scaled_tta
 
     torch.set_num_threads(1)
     cfg = load_experiment(str(CARVANA_DEMO), [f"run.out={out}", f"source.root={data}"])
     torch.manual_seed(0)
     save_checkpoint(Path(out) / "fold0" / "best.pt", build_model(cfg.model))
     test = read_carvana(data).test.iloc[:n_images]
-    tiles_only = dataclasses.replace(cfg.predict, tta=TTAConfig(), oof=False)  # TTA runs inside scaled_tta
+    tiles_only = dataclasses.replace(cfg.predict, tta=TTAConfig(), oof=False, device="cpu")  # TTA: in scaled_tta
     result = predict_folds([0], out, cfg.model, tiles_only, lambda fold: None, predict_dataset(cfg, test),
-                           torch.device("cpu"), wrap_model=scaled_tta(cfg))  # fmt: skip
+                           wrap_model=scaled_tta(cfg.predict.tta, cfg.input.scale))  # fmt: skip
     return {"images": len(MapStore(result.test_mean).ids)}
 
 

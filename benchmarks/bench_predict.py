@@ -70,9 +70,8 @@ def _predict_worker(out: Path, n: int) -> None:
         torch.manual_seed(0)
         return build_model(model_cfg).to(device).eval()
 
-    run = predict_sharded(out / "maps", dataset, load, PredictConfig(tta=TTAConfig(views="hflip"), batch_size=16),
-                          torch.device("cpu"), extra_inputs=("depth",), shard=ShardConfig(chunk_size=16),
-                          progress=False)
+    cfg = PredictConfig(tta=TTAConfig(views="hflip"), batch_size=16, device="cpu")
+    run = predict_sharded(out / "maps", dataset, load, cfg, shard=ShardConfig(chunk_size=16), progress=False)
     if int(os.environ.get("RANK", "0")) == 0:
         t = run.throughput
         (out / "throughput.json").write_text(json.dumps({"total": t.total_rate(), "ranks": t.rank_rates()}))

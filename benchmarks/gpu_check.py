@@ -249,11 +249,11 @@ def check_predict(
     data = SyntheticSet(2, experiment.model.in_channels, experiment.model.classes, size, scalars)
     batches = [_collate([data[i] for i in range(s, s + per_call)]) for s in range(0, len(data), per_call)]
     memory = _Memory(device)
-    predict_batch(model, batches[0], cfg, device, scalars)  # warm-up (cudnn autotuning)
+    predict_batch(model, batches[0], cfg, device)  # warm-up (cudnn autotuning)
     memory.reset()
     _sync(device)
     start = time.perf_counter()
-    probs = [predict_batch(model, batch, cfg, device, scalars)[0] for batch in batches]
+    probs = [predict_batch(model, batch, cfg, device)[0] for batch in batches]
     _sync(device)
     seconds = time.perf_counter() - start
     bad = [p.dtype for p in probs if p.dtype != np.float32] + [

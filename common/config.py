@@ -16,6 +16,14 @@ all work. ``save_config`` writes the resolved config (atomically) next to a run'
 YAML is read strictly: a key given twice in one mapping is an error naming the key and line,
 anchors and aliases (``&a``/``*a``, the "billion laughs" expansion) are refused, and an empty file
 is an error rather than a run of every default.
+
+Inheritance: a file may say ``base: other.yaml`` (a path relative to the file, or a list of them,
+merged in order) to state only what differs. Bases may have bases; a cycle or a missing base is a
+:class:`ConfigError` naming the files. The bases are merged under the file before the command-line
+overrides and before validation: sections (dataclass fields) merge key by key, and every other
+value (a scalar, a list, a free-form mapping such as ``loss`` or ``gbm.params``, ``null``) given by
+the file replaces the base's whole. The typed config, and so every saved config, is the resolved
+one: nothing downstream sees ``base``. See docs/configs.md.
 """
 
 from __future__ import annotations
@@ -65,29 +73,113 @@ def _parse_yaml(text: str) -> Any:
 
 
 def load_config(path: str | Path | None, schema: type[T], overrides: Sequence[str] = ()) -> T:
-    """Read a YAML file (or start from the defaults when ``path`` is None), apply overrides, validate."""
+    """Read a YAML file with its bases (or start from the defaults when ``path`` is None), apply
+    overrides, validate."""
     data: dict[str, Any] = {}
+    files: list[Path] = []
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            loaded = _parse_yaml(path.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
-        except ConfigError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
-        if loaded is None:
-            raise ConfigError(f"{path}: the config file is empty; start from one of the recipes in configs/")
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping, got {type(loaded).__name__}")
-        data = loaded
+        data = _resolve(path, schema, (), files)
     data = apply_overrides(data, overrides)
     try:
         return config_from_dict(data, schema)
     except ConfigError as exc:
         where = f"{path}: " if path is not None else ""
+        if len(files) > 1:
+            where = f"{path} (with its base {', '.join(str(f) for f in dict.fromkeys(files[:-1]))}): "
         raise ConfigError(f"{where}{exc}") from None
+
+
+def experiment_loader(schema: type[T]) -> typing.Callable[..., T]:
+    """A competition's ``load_experiment(path, overrides=())``: :func:`load_config` bound to ``schema``
+    (what ``stage_command`` and the report hooks call)."""
+
+    def load_experiment(path: str | Path | None, overrides: Sequence[str] = ()) -> T:
+        return load_config(path, schema, overrides)
+
+    load_experiment.__doc__ = f"The {schema.__name__} of a YAML file (defaults when None) with dotted overrides."
+    return load_experiment
+
+
+def read_config(path: str | Path, schema: type | None = None) -> dict[str, Any]:
+    """The plain mapping a YAML config file states, its bases merged under it, not validated.
+
+    ``schema`` (the experiment dataclass) tells sections from free-form mappings; without it every
+    mapping merges key by key, which is right for the values a tool reads without the schema
+    (``model.encoder``, ``run.out``, ``ensemble.members``)."""
+    return _resolve(Path(path), schema, (), [])
+
+
+_MERGE_ALL = object()  # schema stand-in: every mapping is a section
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    """The top-level mapping of one YAML file (strict parsing; errors name the file)."""
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        loaded = _parse_yaml(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    if loaded is None:
+        raise ConfigError(f"{path}: the config file is empty; start from one of the recipes in configs/")
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(loaded).__name__}")
+    return loaded
+
+
+def _resolve(path: Path, schema: Any, chain: tuple[Path, ...], files: list[Path]) -> dict[str, Any]:
+    """``path``'s mapping with its ``base`` files merged under it; ``chain``: the files whose
+    bases are being read (a cycle check), ``files``: collects every file read, bases first."""
+    here = path.resolve()
+    if here in chain:
+        cycle = " -> ".join(str(p) for p in (*chain[chain.index(here):], here))
+        raise ConfigError(f"{chain[-1]}: config inheritance cycle: {cycle}")
+    data = _read_mapping(path)
+    bases = data.pop("base", None)
+    if bases is None:
+        files.append(path)
+        return data
+    names = [bases] if isinstance(bases, str) else bases
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+        raise ConfigError(f"{path}: base must be a file name or a list of file names (relative to the file), "
+                          f"got {bases!r}")
+    merged: dict[str, Any] = {}
+    for name in names:
+        base = path.parent / Path(name).expanduser()
+        if not base.is_file():
+            raise ConfigError(f"{path}: base {name!r} not found (looked for {base})")
+        merged = _merge(merged, _resolve(base, schema, (*chain, here), files), schema)
+    files.append(path)
+    return _merge(merged, data, schema)
+
+
+def _section(tp: Any) -> Any:
+    """The dataclass a value of annotation ``tp`` is a section of (``X | None`` too), else None."""
+    if tp is _MERGE_ALL or dataclasses.is_dataclass(tp):
+        return tp
+    if get_origin(tp) in (Union, types.UnionType):
+        sections = [a for a in get_args(tp) if dataclasses.is_dataclass(a)]
+        return sections[0] if len(sections) == 1 else None
+    return None
+
+
+def _merge(base: Any, child: Any, tp: Any) -> Any:
+    """``child`` over ``base``: where ``tp`` is a section and both are mappings, key by key (the
+    child wins); anything else, ``child`` whole."""
+    schema = _MERGE_ALL if tp is None else _section(tp)
+    if schema is None or not isinstance(base, Mapping) or not isinstance(child, Mapping):
+        return _deep_copy(child)
+    hints = {} if schema is _MERGE_ALL else get_type_hints(schema)
+    result = _deep_copy(dict(base))
+    for key, value in child.items():
+        if key in result:
+            result[key] = _merge(result[key], value, _MERGE_ALL if schema is _MERGE_ALL else hints.get(key, Any))
+        else:
+            result[key] = _deep_copy(value)
+    return result
 
 
 def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -204,7 +296,9 @@ def _convert_dataclass(value: Any, tp: type, key: str) -> Any:
     unknown = sorted(set(value) - set(fields))
     if unknown:
         names = ", ".join(_key(key, str(u)) for u in unknown)
-        raise ConfigError(f"unknown key(s) {names}; known keys of {where}: {sorted(fields)}")
+        retired = getattr(tp, "RETIRED_KEYS", {})
+        hints = "".join(f"; {_key(key, str(u))} was removed: {retired[u]}" for u in unknown if u in retired)
+        raise ConfigError(f"unknown key(s) {names}; known keys of {where}: {sorted(fields)}{hints}")
     kwargs = {}
     for name, field in fields.items():
         if name in value:

@@ -24,6 +24,8 @@ from typing import Literal
 
 import numpy as np
 
+from common.registry import check_choice
+
 # IoU thresholds 0.50, 0.55, ..., 0.95 in percent: integer comparisons stay exact.
 IOU_THRESHOLDS_PCT = np.arange(50, 100, 5, dtype=np.int64)
 IOU_THRESHOLDS = IOU_THRESHOLDS_PCT / 100.0
@@ -248,8 +250,7 @@ def threshold_sweep(
     ``metric``: ``"tgs"`` (IoU precision) or ``"dice"`` (``empty_score`` when both are empty).
     Integer maps are refused (divide stored uint8 maps by 255 first).
     """
-    if metric not in ("tgs", "dice"):
-        raise ValueError(f"unknown sweep metric {metric!r}; known: 'dice', 'tgs'")
+    check_choice("sweep metric", metric, ("dice", "tgs"))
     if len(truths) != len(probs):
         raise ValueError(f"got {len(truths)} truths but {len(probs)} probability maps")
     thr = np.asarray(thresholds, dtype=np.float64).ravel()

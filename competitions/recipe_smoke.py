@@ -31,10 +31,10 @@ from unittest import mock
 
 import pandas as pd
 import torch
-import yaml
 
+from common.config import read_config
 from common.io.images import read_image
-from common.io.scoring import score_binary, score_dsb
+from common.io.scoring import score_binary
 from common.io.submission import check_submission_file
 from common.models import ModelConfig, build_model
 from common.recipe.kaggle import submit_command
@@ -64,7 +64,7 @@ class Recipe:
     @property
     def members(self) -> list[str]:
         """Run folders an ensemble recipe averages (empty for a trained recipe)."""
-        raw = yaml.safe_load(self.path.read_text()) or {}
+        raw = read_config(self.path)  # with its base files
         return list((raw.get("ensemble") or {}).get("members") or [])
 
 
@@ -247,11 +247,14 @@ def _even_folds(recipe: Recipe, cfg: Any) -> None:
 def _score(recipe: Recipe, cfg: Any, work: Path) -> tuple[Path, int, float]:
     """The submission the pipeline wrote, its row count (validated) and its score."""
     out = Path(cfg.run.out)
+    fmt = importlib.import_module(f"competitions.{recipe.competition}.data").SUBMISSION_FORMAT
     if recipe.competition == "dsb2018":
+        from competitions.dsb2018.score import score_dsb
+
         path = out / "submission.csv"
         truth = work / "data" / "dsb2018" / "stage2_truth"
         shapes = {p.name: read_image(p / "images" / f"{p.name}.png").shape[:2] for p in truth.iterdir()}
-        rows = check_submission_file("dsb2018", path, expected_ids=sorted(shapes), shapes=shapes)
+        rows = check_submission_file(fmt, path, expected_ids=sorted(shapes), shapes=shapes)
         return path, rows, score_dsb(path, truth_dir=truth).score
     if recipe.competition == "salt":
         path, truth, metric = out / "submission.csv", out / "data" / "test_solution.csv", "tgs"
@@ -264,8 +267,8 @@ def _score(recipe: Recipe, cfg: Any, work: Path) -> tuple[Path, int, float]:
     id_column = "img" if recipe.competition == "carvana" else None
     expected = pd.read_csv(truth, dtype=str)
     ids = sorted(set(expected[id_column or expected.columns[0]]))
-    rows = check_submission_file(recipe.competition, path, expected_ids=ids)
-    return path, rows, score_binary(recipe.competition, truth, path, metric=metric).score
+    rows = check_submission_file(fmt, path, expected_ids=ids)
+    return path, rows, score_binary(fmt, truth, path, metric=metric).score
 
 
 def _seconds_per_step(out: Path) -> tuple[int, float | None]:
@@ -335,7 +338,7 @@ def _missing_members(recipe: Recipe, work: Path) -> list[Recipe]:
     wanted = {Path(m).name for m in recipe.members}
     found = []
     for member in recipes([recipe.competition]):
-        name = Path(str((yaml.safe_load(member.path.read_text()) or {}).get("run", {}).get("out", ""))).name
+        name = Path(str((read_config(member.path).get("run") or {}).get("out", ""))).name
         if not member.members and name in wanted and not any((work / name).glob("submission.csv*")):
             found.append(member)
     return found

@@ -11,7 +11,8 @@ Writes three folders under ``OUT_DIR``, each ready for the kaggle CLI:
 - ``kernel/``: the generated entry script and ``kernel-metadata.json`` (offline, script, sources).
 
 The experiment config is loaded with the kernel's overrides at build time, so a bad override or a
-missing fold fails here rather than on Kaggle. Folders are built aside and moved into place at the end.
+missing fold fails here rather than on Kaggle, and shipped resolved (``base`` files merged in), so
+the kernel never needs a config file it lacks. Folders are built aside and moved into place at the end.
 
 Safety (see docs/kernels.md): the builder deletes only what it made and refuses a non-empty
 ``OUT_DIR`` it did not make unless ``--force`` (:mod:`kernels.out_folder`). Wheels hold only git-tracked files (:func:`kernels.wheels.source_files_to_ship`),
@@ -36,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from common.config import config_to_dict
 from common.io.atomic import atomic_text_writer
 from kernels.metadata import (
     DATASET_METADATA,
@@ -123,14 +125,17 @@ def _owner(options: BuildOptions) -> str:
     return owner
 
 
-def _experiment(competition: str, target: KernelTarget, config: Path, overrides: Sequence[str]) -> Any:
-    """The experiment config as the kernel will load it (placeholder paths), checked at build time."""
+def _experiment(competition: str, target: KernelTarget, config: Path,
+                overrides: Sequence[str]) -> tuple[Any, dict[str, Any]]:
+    """The experiment config as the kernel will load it (placeholder paths), checked at build time,
+    and the run's config resolved (any ``base`` files merged), as the weights dataset ships it."""
     for stage in ("config", "predict", *target.stages):
         if importlib.util.find_spec(f"competitions.{competition}.{stage}") is None:
             raise ModuleNotFoundError(f"competitions.{competition}.{stage} not found: the kernel needs it")
     load = importlib.import_module(f"competitions.{competition}.config").load_experiment
     placeholders = [o.format(data="/kaggle/input/data") for o in target.data_overrides]
-    return load(str(config), [*placeholders, "predict.oof=false", *overrides, "run.out=/kaggle/working/run"])
+    cfg = load(str(config), [*placeholders, "predict.oof=false", *overrides, "run.out=/kaggle/working/run"])
+    return cfg, config_to_dict(load(str(config), []))
 
 
 def render_entry(settings: dict[str, Any]) -> str:
@@ -185,7 +190,7 @@ def build_kernel(competition: str, run_dir: str | Path, out_dir: str | Path, opt
     replace = claim_out(out, options.force)
     owner = _owner(options)
     config = find_config(run)
-    cfg = _experiment(competition, target, config, options.overrides)
+    cfg, resolved = _experiment(competition, target, config, options.overrides)
     from common.infer.tta import build_views
     from common.train.kfold import selected_folds
 
@@ -212,7 +217,7 @@ def build_kernel(competition: str, run_dir: str | Path, out_dir: str | Path, opt
     try:
         code_manifest = _code_dataset(staging / "code", competition, project_version(), options)
         write_metadata(code_meta, staging / "code" / DATASET_METADATA)
-        write_weights(run, staging / "weights", config, cfg.predict.checkpoints, folds, options.fp16,
+        write_weights(run, staging / "weights", resolved, cfg.predict.checkpoints, folds, options.fp16,
                       options.exclude, extra={"competition": competition, "source_run": run.resolve().name})
         write_metadata(weights_meta, staging / "weights" / DATASET_METADATA)
         title = f"{prefix} inference"

@@ -1,9 +1,9 @@
 """A dry run of a competition's ``predict`` stage on the first few test images.
 
-It runs the real stage (same config, data reading, model loading, TTA) in this process, but while
-it runs every call of ``common.infer.predict_batch.predict_batch`` (the per-batch function all
-prediction goes through) is timed, and once ``n_images`` images past a first warm-up batch have
-been predicted the stage is stopped. So a broken kernel (missing file, wrong weights, bad config)
+It runs the real stage (same config, data reading, model loading, TTA) in this process, under a
+hook on prediction batches (:func:`common.infer.batch_hooks.on_predict_batch`, called after every
+batch all prediction goes through) that times the batches and, once ``n_images`` images past a
+first warm-up batch have been predicted, stops the stage. So a broken kernel (missing file, wrong weights, bad config)
 fails in seconds, and one fold's cost is measured for the time-budget guard
 (:class:`kernels.budget.FoldTiming`). Run it on a scratch run folder: it leaves partial maps.
 """
@@ -11,12 +11,12 @@ fails in seconds, and one fold's cost is measured for the time-budget guard
 from __future__ import annotations
 
 import importlib
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from common.infer.batch_hooks import on_predict_batch
 from kernels.budget import FoldTiming
 
 
@@ -26,36 +26,23 @@ class DryRunDone(Exception):
 
 @contextmanager
 def limited_prediction(n_images: int, record: dict[str, float]) -> Iterator[None]:
-    """Within the block, ``predict_batch`` calls are timed into ``record`` (``start``, ``warm_end``,
+    """Within the block, predicted batches are timed into ``record`` (``start``, ``warm_end``,
     ``warm_images``, ``images``, ``seconds``: after the warm-up batch) and :class:`DryRunDone` is
     raised once ``images`` reaches ``n_images``."""
-    import common.infer.predict_batch as batch_module
-
-    original = batch_module.predict_batch
     record["start"] = time.perf_counter()
 
-    def limited(*args: Any, **kwargs: Any) -> Any:
-        out = original(*args, **kwargs)
-        now, n = time.perf_counter(), len(out[1])
+    def limit(rows: Sequence[dict[str, Any]]) -> None:
+        now, n = time.perf_counter(), len(rows)
         if "warm_end" not in record:
             record.update(warm_end=now, warm_images=n)
-            return out
+            return
         record["images"] = record.get("images", 0.0) + n
         record["seconds"] = now - record["warm_end"]
         if record["images"] >= n_images:
             raise DryRunDone
-        return out
 
-    # every module of ours that imported the function holds its own reference
-    holders = [m for name, m in list(sys.modules.items()) if name.split(".")[0] in ("common", "competitions")
-               and getattr(m, "predict_batch", None) is original]
-    for module in holders:
-        module.predict_batch = limited
-    try:
+    with on_predict_batch(limit):
         yield
-    finally:
-        for module in holders:
-            module.predict_batch = original
 
 
 def dry_run(stage_module: str, argv: Sequence[str], n_images: int, n_test: int) -> FoldTiming:

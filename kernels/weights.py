@@ -74,9 +74,10 @@ def scrub_paths(value: Any, key: tuple[str, ...] = ()) -> Any:
     return value
 
 
-def _copy_config(src: Path, dst: Path) -> None:
-    """Copy a resolved ``config.yaml`` with its paths scrubbed (:func:`scrub_paths`)."""
-    data = yaml.safe_load(src.read_text())
+def _copy_config(src: Path | dict[str, Any], dst: Path) -> None:
+    """Copy a resolved ``config.yaml`` (or write resolved config data) with its paths scrubbed
+    (:func:`scrub_paths`)."""
+    data = src if isinstance(src, dict) else yaml.safe_load(src.read_text())
     with atomic_text_writer(dst) as fh:
         yaml.safe_dump(scrub_paths(data), fh, sort_keys=False)
 
@@ -195,13 +196,14 @@ def _copy_checkpoint(src: Path, dst: Path, fp16: bool) -> None:
         torch.save(data, tmp)
 
 
-def write_weights(run_dir: str | Path, out_dir: str | Path, config: str | Path, checkpoints: str,
+def write_weights(run_dir: str | Path, out_dir: str | Path, config: str | Path | dict[str, Any], checkpoints: str,
                   folds: Sequence[int], fp16: bool = False, exclude: Sequence[str] = (),
                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Copy the run's inference files to ``out_dir/run/`` (``config`` becomes ``run/config.yaml``)
-    and write the manifest; returns it."""
+    """Copy the run's inference files to ``out_dir/run/`` and write the manifest; returns it.
+    ``config`` becomes ``run/config.yaml``: a resolved config file, or the resolved config's plain
+    data (no ``base`` key: the kernel has no other config file to merge)."""
     files, listings = select_files(run_dir, checkpoints, folds, exclude)
-    files["config.yaml"] = Path(config)
+    files["config.yaml"] = config if isinstance(config, dict) else Path(config)
     out = Path(out_dir)
     base = out / "run"
     sizes: dict[str, int] = {}

@@ -1,6 +1,7 @@
 """Datasets, augmentation pipelines by name, samplers, crops, loaders and fold splits."""
 
 from common.data.augment import (
+    AUGMENTATIONS,
     IMAGENET_MEAN,
     IMAGENET_STD,
     augmentation_names,
@@ -29,6 +30,7 @@ from common.data.samplers import (
 )
 
 __all__ = [
+    "AUGMENTATIONS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "SAMPLERS",

@@ -49,6 +49,7 @@ from albumentations.core.transforms_interface import BasicTransform
 from albumentations.pytorch import ToTensorV2
 
 from common.data.transforms import FastPiecewiseAffine
+from common.registry import Registry, check_choice
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
@@ -58,28 +59,21 @@ NORMALIZATIONS: tuple[str, ...] = ("mean_std", "per_image", "scale", "none")
 
 AugmentSpec = str | Path | Sequence[Mapping[str, Any]] | None
 
-_PIPELINES: dict[str, Callable[[], list[BasicTransform]]] = {}
+AUGMENTATIONS: Registry[Callable[[], list[BasicTransform]]] = Registry("augmentation pipeline")
 # Transforms of this repo that YAML may name next to albumentations' own.
-_EXTRA_TRANSFORMS: dict[str, type[BasicTransform]] = {"FastPiecewiseAffine": FastPiecewiseAffine}
+EXTRA_TRANSFORMS: Registry[type[BasicTransform]] = Registry("transform", {"FastPiecewiseAffine": FastPiecewiseAffine})
 
 
 def register_augmentation(
     name: str,
 ) -> Callable[[Callable[[], list[BasicTransform]]], Callable[[], list[BasicTransform]]]:
     """Decorator registering a factory ``() -> list of transforms`` under ``name``."""
-
-    def decorator(factory: Callable[[], list[BasicTransform]]) -> Callable[[], list[BasicTransform]]:
-        if name in _PIPELINES:
-            raise ValueError(f"augmentation pipeline {name!r} is already registered")
-        _PIPELINES[name] = factory
-        return factory
-
-    return decorator
+    return AUGMENTATIONS.register(name)
 
 
 def augmentation_names() -> list[str]:
     """Names of the registered pipelines."""
-    return sorted(_PIPELINES)
+    return AUGMENTATIONS.names()
 
 
 @register_augmentation("none")
@@ -150,13 +144,13 @@ def _build_entry(entry: Any, where: str) -> list[BasicTransform]:
     name = kwargs.pop("name")
     if not isinstance(name, str):
         raise ValueError(f"augmentation {where}: 'name' must be a string, got {name!r}")
-    if name in _PIPELINES:
+    if name in AUGMENTATIONS:
         if kwargs:
             raise ValueError(f"augmentation {where}: named pipeline {name!r} takes no arguments, got {kwargs}")
-        return _PIPELINES[name]()
-    cls = _EXTRA_TRANSFORMS.get(name) or getattr(A, name, None)
+        return AUGMENTATIONS.get(name)()
+    cls = EXTRA_TRANSFORMS.get(name) if name in EXTRA_TRANSFORMS else getattr(A, name, None)
     if not (isinstance(cls, type) and issubclass(cls, (BasicTransform, BaseCompose))):
-        known = [n for n in dir(A) if isinstance(getattr(A, n), type)] + list(_EXTRA_TRANSFORMS) + augmentation_names()
+        known = [n for n in dir(A) if isinstance(getattr(A, n), type)] + EXTRA_TRANSFORMS.names() + augmentation_names()
         close = difflib.get_close_matches(name, known, n=3)
         hint = f"; did you mean {close}?" if close else ""
         raise ValueError(
@@ -206,9 +200,7 @@ def augmentation_transforms(spec: AugmentSpec) -> list[BasicTransform]:
             raise ValueError(f"{path}: an augmentation file must hold a list of transforms")
         return _build_list(entries, str(path))
     if isinstance(spec, str):
-        if spec not in _PIPELINES:
-            raise ValueError(f"unknown augmentation pipeline {spec!r}; known: {augmentation_names()}")
-        return _PIPELINES[spec]()
+        return AUGMENTATIONS.get(spec)()
     if isinstance(spec, Sequence):
         return _build_list(spec, "augment")
     raise ValueError(f"augmentation spec must be a name, a YAML path or a list, got {type(spec).__name__}")
@@ -231,9 +223,8 @@ def normalization_transforms(
         return [A.Normalize(normalization="image_per_channel")]
     if mode == "scale":
         return [A.Normalize(mean=0.0, std=1.0, max_pixel_value=255.0)]
-    if mode == "none":
-        return []
-    raise ValueError(f"unknown normalization {mode!r}; known: {list(NORMALIZATIONS)}")
+    check_choice("normalization", mode, NORMALIZATIONS)
+    return []  # "none"
 
 
 def build_transform(

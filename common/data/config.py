@@ -4,7 +4,7 @@ sampling, folds), a schema for ``common.config.load_config`` that competitions e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import albumentations as A
 
@@ -25,13 +25,13 @@ class DataConfig:
     crop_size: int | tuple[int, int] | None = None
     crop_foreground_prob: float = 0.0
     cache: bool = False
-    batch_size: int = 8
-    val_batch_size: int | None = None
-    num_workers: int = 2
     sampler: str = "shuffle"
     sampler_args: dict[str, Any] = field(default_factory=dict)
     n_folds: int = 5
     fold_seed: int = 42
+    RETIRED_KEYS: ClassVar[dict[str, str]] = {
+        key: f"it was never read; set train.{key}" for key in ("batch_size", "val_batch_size", "num_workers")
+    }
 
     def transform(self, train: bool) -> A.Compose:
         """The training pipeline (``augment``) or the evaluation one (no augmentation), normalized."""

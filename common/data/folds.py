@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from common.io.atomic import atomic_text_writer
+from common.registry import check_choice
 
 
 def bin_values(values: Sequence[float] | pd.Series, n_bins: int, method: str = "quantile") -> np.ndarray:
@@ -35,10 +36,9 @@ def bin_values(values: Sequence[float] | pd.Series, n_bins: int, method: str = "
         raise ValueError("cannot bin values containing NaN")
     if method == "quantile":
         edges = np.quantile(array, np.linspace(0, 1, n_bins + 1)[1:-1])
-    elif method == "uniform":
-        edges = np.linspace(array.min(), array.max(), n_bins + 1)[1:-1]
     else:
-        raise ValueError(f"unknown binning method {method!r}; known: ['quantile', 'uniform']")
+        check_choice("binning method", method, ("quantile", "uniform"))
+        edges = np.linspace(array.min(), array.max(), n_bins + 1)[1:-1]
     return np.searchsorted(edges, array, side="right")
 
 

@@ -23,6 +23,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
+from common.registry import Registry
+
 Schedule = float | Sequence[Sequence[float]]
 
 
@@ -288,19 +290,20 @@ class CurriculumSampler(ShardedSampler):
         return self._rng(epoch).permutation(self.order[:count])
 
 
-SAMPLERS: dict[str, type[ShardedSampler]] = {
-    "shuffle": ShuffleSampler,
-    "positive_rate": PositiveRateSampler,
-    "weighted": WeightedSampler,
-    "class_balanced": ClassBalancedSampler,
-    "hard_example": HardExampleSampler,
-    "curriculum": CurriculumSampler,
-}
+SAMPLERS: Registry[type[ShardedSampler]] = Registry(
+    "sampler",
+    {
+        "shuffle": ShuffleSampler,
+        "positive_rate": PositiveRateSampler,
+        "weighted": WeightedSampler,
+        "class_balanced": ClassBalancedSampler,
+        "hard_example": HardExampleSampler,
+        "curriculum": CurriculumSampler,
+    },
+)
 
 
 def build_sampler(name: str, **kwargs: Any) -> ShardedSampler:
     """The sampler registered as ``name`` built with ``kwargs`` (data such as ``positive`` plus YAML
     settings such as ``rate``); unknown names raise listing the known ones."""
-    if name not in SAMPLERS:
-        raise ValueError(f"unknown sampler {name!r}; known: {sorted(SAMPLERS)}")
-    return SAMPLERS[name](**kwargs)
+    return SAMPLERS.get(name)(**kwargs)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import torch
+
 from common.infer.chunks import ShardConfig
 from common.infer.tiling import TilingConfig
 from common.infer.tta import TTAConfig
@@ -24,6 +26,10 @@ class PredictConfig:
     ``amp``: autocast for the forward passes, resolved like ``train.amp`` (``auto``: bf16 on GPUs
     that run it natively, fp16 on older GPUs, off on CPU; see ``common/train/amp.py``). Outputs are
     cast to float32 before the activation, so merged and stored maps are as without it.
+    ``device``: where prediction runs, resolved like ``train.device``
+    (:func:`common.train.distributed.resolve_device`): ``auto`` = the GPU when CUDA is available,
+    else CPU; ``cpu``, ``cuda`` (under torchrun each rank takes its local GPU) or ``cuda:<i>``. It
+    is not part of the fold fingerprint: maps made on another device are reused.
     """
 
     tta: TTAConfig = field(default_factory=TTAConfig)
@@ -37,3 +43,12 @@ class PredictConfig:
     oof: bool = True
     shard: ShardConfig = field(default_factory=ShardConfig)
     amp: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except RuntimeError as err:
+                message = f"predict.device {self.device!r} is not a device: use auto, cpu, cuda or cuda:<i>"
+                raise ValueError(message) from err

@@ -11,21 +11,29 @@ Modes combine M maps of one image with weights summing to one:
 :func:`fit_weights` fits the weights on out-of-fold maps by maximizing a competition metric
 ``metric_fn(probs: list[np.ndarray], truths: list[np.ndarray]) -> float`` (the engine's validation
 metric) with coordinate ascent over a grid or scipy's Nelder-Mead on softmax-parametrized weights.
+
+:func:`ensemble_runs` averages whole run folders (an :class:`EnsembleConfig`'s members, trained on
+the same data and folds) into another run: their out-of-fold and test stores, after
+:func:`adopt_member_folds` gave that run the members' split.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import minimize
 from scipy.stats import rankdata
 from tqdm.auto import tqdm
 
-from common.infer.store import MapWriter, StoreDtype, StoreFormat
+from common.infer.store import MapStore, MapWriter, StoreDtype, StoreFormat
+from common.io.atomic import atomic_text_writer
+from common.recipe.run_folder import RunFolder
+from common.registry import UnknownNameError, check_choice
 
 EnsembleMode = Literal["mean", "geometric", "rank", "logit"]
 MODES: tuple[str, ...] = ("mean", "geometric", "rank", "logit")
@@ -34,8 +42,7 @@ _EPS = 1e-6
 
 
 def _check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise ValueError(f"unknown ensemble mode {mode!r}; known: {', '.join(MODES)}")
+    check_choice("ensemble mode", mode, MODES)
 
 
 def _to_space(p: np.ndarray, mode: str) -> np.ndarray:
@@ -111,6 +118,68 @@ def ensemble_stores(
         for map_id in tqdm(ids, desc="ensemble", unit="map", disable=not progress, leave=False):
             writer.add(map_id, ensemble([s[map_id] for s in stores], weights, mode))
     return ids
+
+
+@dataclass
+class EnsembleConfig:
+    """Run folders of other experiments on the same data and folds whose maps are averaged into
+    this run (:func:`ensemble_runs`); ``weights`` default to equal."""
+
+    members: list[str] = field(default_factory=list)
+    weights: list[float] | None = None
+
+
+def _check_members(members: Sequence[str | Path]) -> None:
+    if not members:
+        raise ValueError("ensemble.members is empty: list the run folders to average")
+
+
+def _split(path: Path) -> pd.Series:
+    return pd.read_csv(path, dtype={"id": str}).set_index("id")["fold"].sort_index()
+
+
+def adopt_member_folds(members: Sequence[str | Path], run: RunFolder) -> Path:
+    """``run``'s ``folds.csv``, copied from the first member when missing; raises naming the member
+    whose ``folds.csv`` is missing or differs (members must share one split)."""
+    _check_members(members)
+    folds = [RunFolder(m).folds_csv for m in members]
+    for member, path in zip(members, folds):
+        if not path.is_file():
+            raise FileNotFoundError(f"ensemble member {member} has no {path.name} (has it been trained?)")
+    own = run.folds_csv
+    if not own.is_file():
+        own.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_text_writer(own) as fh:
+            fh.write(folds[0].read_text())
+    reference = _split(own)
+    for member, path in zip(members, folds):
+        if not _split(path).equals(reference):
+            raise ValueError(f"ensemble member {member}: {path} differs from {own}; members must share folds")
+    return own
+
+
+def ensemble_runs(
+    members: Sequence[str | Path],
+    run: RunFolder,
+    folds: Sequence[int],
+    weights: Sequence[float] | None = None,
+    dtype: StoreDtype = "uint8",
+) -> list[Path]:
+    """Write the weighted mean of the member runs' ``maps/oof_fold<k>`` (``folds``) and ``maps/test``
+    stores into ``run`` (replacing what is there); returns the stores written. A member's missing
+    store raises naming it."""
+    _check_members(members)
+    written = [*run.oof_maps(folds), run.test_maps]
+    for path in written:
+        stores = []
+        for member in members:
+            store = RunFolder(member).maps(path.name)
+            if not (store / "index.json").is_file():
+                raise FileNotFoundError(f"ensemble member maps missing: {store}; run that config's predict first")
+            stores.append(MapStore(store))
+        ensemble_stores(stores, path, weights=weights, dtype=dtype, overwrite=True)
+    print(f"ensemble: {len(members)} runs -> {', '.join(str(p) for p in written)}")
+    return written
 
 
 @dataclass
@@ -215,7 +284,7 @@ def fit_weights(
     elif method == "nelder-mead":
         w = _nelder_mead(obj, m, max_iter)
     else:
-        raise ValueError(f"unknown weight fitting method {method!r}; known: coordinate, nelder-mead")
+        raise UnknownNameError("weight fitting method", method, ("coordinate", "nelder-mead"))
     return WeightFit(
         weights=[float(x) for x in w], score=obj(w), single_scores=single, evaluations=len(obj.cache)
     )

@@ -4,6 +4,10 @@
 in one process, or under ``torchrun`` with the images of each job sharded across ranks. Maps
 stream to disk in chunks published atomically, so memory stays bounded by a batch and a killed run
 resumes at the chunk it was on. Image-level outputs (the ``nonempty`` head) go to a table.
+
+Everything a run needs beyond the fold checkpoints comes from the settings and the model: the
+device from ``PredictConfig.device`` (``predict.device``), the per-image inputs (e.g. TGS depth)
+from the model's ``scalar_inputs`` (:func:`common.infer.predict_batch.model_inputs`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from common.config import config_to_dict
 from common.infer.chunks import ShardConfig
 from common.infer.config import PredictConfig
 from common.infer.ensemble import ensemble_stores
-from common.infer.predict_batch import loader_batch_size, predict_batch
+from common.infer.predict_batch import loader_batch_size, model_inputs, predict_batch
 from common.infer.rank_sync import Coordinator
 from common.infer.sharded import predict_sharded
 from common.infer.store import MapStore, MapWriter
@@ -32,6 +36,7 @@ from common.infer.throughput import Throughput
 from common.io.atomic import atomic_text_writer
 from common.models import ModelConfig, average_checkpoints, build_model, load_weights
 from common.models.averaging import exponential_weights
+from common.train.distributed import resolve_device
 from common.train.kfold import fold_dir
 
 
@@ -65,6 +70,11 @@ class ProbabilityAverage(nn.Module):
         self.models = nn.ModuleList(models)
         self.weights = [float(w) / float(sum(weights)) for w in weights]
 
+    @property
+    def scalar_inputs(self) -> tuple[str, ...]:
+        """The per-image inputs of the members (built from one config: the same for all)."""
+        return model_inputs(self.models[0])
+
     def forward(self, x: Tensor, **kwargs: Any) -> dict[str, Tensor]:
         total: dict[str, Tensor] = {}
         for model, weight in zip(self.models, self.weights, strict=True):
@@ -77,8 +87,12 @@ class ProbabilityAverage(nn.Module):
         return {key: torch.logit(p.clamp(1e-6, 1 - 1e-6)) for key, p in total.items()}
 
 
-def load_fold_model(folder: str | Path, model_cfg: ModelConfig, cfg: PredictConfig, device: torch.device) -> nn.Module:
-    """One fold's network in eval mode: its best checkpoint, or several ensembled as configured."""
+def load_fold_model(
+    folder: str | Path, model_cfg: ModelConfig, cfg: PredictConfig, device: torch.device | None = None
+) -> nn.Module:
+    """One fold's network in eval mode: its best checkpoint, or several ensembled as configured; on
+    ``device``, by default ``cfg.device`` resolved (``auto``: the GPU when there is one, else CPU)."""
+    device = device if device is not None else resolve_device(cfg.device)
     paths = fold_checkpoints(folder, cfg.checkpoints)
     weights = exponential_weights(len(paths), cfg.decay) if cfg.decay != 1.0 else [1.0 / len(paths)] * len(paths)
     inference_cfg = {**_plain(model_cfg), "encoder_weights": None, "encoder_weights_file": None}
@@ -106,22 +120,23 @@ def predict_to_store(
     dataset: Dataset,
     cfg: PredictConfig,
     writer: MapWriter,
-    device: torch.device,
-    extra_inputs: Sequence[str] = (),
     desc: str = "predict",
     progress: bool = True,
 ) -> pd.DataFrame:
     """Write every image's probability map ``[K, H, W]`` to ``writer`` by id, in one process; return
     image-level outputs (``id`` and, when the model has the head, ``nonempty``) as a table.
 
-    ``extra_inputs``: dataset item keys passed to the model as keyword arguments (e.g. ``depth``).
-    With ``cfg.tiling`` each image is predicted tile by tile (batch size 1 over images). For
-    sharded, resumable prediction use :func:`common.infer.sharded.predict_sharded`.
+    The model is moved to ``cfg.device`` (resolved) and gets the image plus its per-image inputs
+    (``scalar_inputs``, e.g. ``depth``) from each batch. With ``cfg.tiling`` each image is
+    predicted tile by tile (batch size 1 over images). For sharded, resumable prediction use
+    :func:`common.infer.sharded.predict_sharded`.
     """
+    device = resolve_device(cfg.device)
+    model = model.to(device)
     loader = DataLoader(dataset, batch_size=loader_batch_size(cfg), shuffle=False, num_workers=cfg.num_workers)
     rows = []
     for batch in tqdm(loader, desc=desc, unit="batch", disable=not progress):
-        probs, batch_rows = predict_batch(model, batch, cfg, device, extra_inputs)
+        probs, batch_rows = predict_batch(model, batch, cfg, device)
         for prob, row in zip(probs, batch_rows, strict=True):
             writer.add(row["id"], prob)
         rows.extend(batch_rows)
@@ -139,7 +154,7 @@ def fold_fingerprint(folder: str | Path, cfg: PredictConfig) -> dict[str, Any]:
     for path in fold_checkpoints(folder, cfg.checkpoints):
         stat = path.stat()
         checkpoints.append([path.name, stat.st_size, stat.st_mtime_ns])
-    ignored = ("batch_size", "num_workers", "oof", "shard")
+    ignored = ("batch_size", "num_workers", "oof", "shard", "device")
     settings = {k: v for k, v in config_to_dict(cfg).items() if k not in ignored}
     return {"checkpoints": checkpoints, "predict": settings}
 
@@ -167,8 +182,6 @@ def predict_folds(
     cfg: PredictConfig,
     val_dataset: Callable[[int], Dataset],
     test_dataset: Dataset | None,
-    device: torch.device,
-    extra_inputs: Sequence[str] = (),
     shard: ShardConfig | None = None,
     wrap_model: Callable[[nn.Module], nn.Module] | None = None,
 ) -> FoldMaps:
@@ -178,8 +191,11 @@ def predict_folds(
 
     Under ``torchrun`` every rank calls this with the same arguments: each job's images are sharded
     across ranks, rank 0 merges the parts, writes the tables and the fold mean; every rank gets the
-    same result. ``shard`` overrides ``cfg.shard``. ``wrap_model`` wraps each loaded fold network (e.g. Carvana's
-    ``ScaledModel``). Prints a throughput line per job and one for the whole run.
+    same result. The device is ``cfg.device`` (on ``cuda`` each rank takes its local GPU); the
+    network gets its per-image inputs (e.g. ``depth``, see ``model_inputs``) from the dataset items.
+    ``shard`` overrides ``cfg.shard``. ``wrap_model`` wraps each loaded fold network (e.g. Carvana's
+    ``ScaledModel``; a wrapper that holds the network as ``.model`` passes its inputs on). Prints a
+    throughput line per job and one for the whole run.
     """
     shard = shard if shard is not None else cfg.shard
     maps = Path(out) / "maps"
@@ -196,7 +212,7 @@ def predict_folds(
                 path = maps / f"{kind}_fold{fold}"
                 getattr(result, kind).append(path)
                 side = maps / f"{kind}_fold{fold}_image_level.csv"
-                run = predict_sharded(path, dataset, load, cfg, device, extra_inputs, side, shard,
+                run = predict_sharded(path, dataset, load, cfg, side, shard,
                                       fingerprint=lambda folder=folder: fold_fingerprint(folder, cfg),
                                       desc=f"{kind} fold {fold}", coordinator=coord)
                 result.throughput = result.throughput + run.throughput

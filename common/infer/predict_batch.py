@@ -1,21 +1,25 @@
 """One batch of dataset items -> probability maps and image-level outputs, with TTA or tiling.
 
 Shared by the one-process writer (:func:`common.infer.fold_predict.predict_to_store`) and the sharded
-runner (:func:`common.infer.sharded.predict_sharded`), so both produce the same maps.
+runner (:func:`common.infer.sharded.predict_sharded`), so both produce the same maps. The per-image
+inputs the model takes besides the image (e.g. TGS ``depth``) are read from the model
+(:func:`model_inputs`) and taken from the batch under the same names. Every batch is reported to
+the hooks of :mod:`common.infer.batch_hooks`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from common.infer.batch_hooks import notify_batch
 from common.infer.config import PredictConfig
 from common.infer.tiling import tiled_predict
 from common.infer.tta import build_tta
+from common.models.checkpoint import unwrap_model
 from common.train.amp import with_autocast
 
 
@@ -35,6 +39,35 @@ class _WithExtras(nn.Module):
         return self.model(x, **kwargs)
 
 
+def model_inputs(model: nn.Module) -> tuple[str, ...]:
+    """The per-image inputs ``model`` takes as keyword arguments besides the image, e.g. ``("depth",)``.
+
+    A network declares them as ``scalar_inputs`` (``build_model`` sets them from
+    ``ModelConfig.extra_channels``). A wrapper without the attribute (TTA, ``ScaledModel``, DDP,
+    ``torch.compile``, a ``wrap_model`` of ``predict_folds``) is looked through when it holds the
+    network as ``.model`` or ``.module``; a model with neither takes the image alone.
+    """
+    while True:
+        model = unwrap_model(model)
+        declared = getattr(model, "scalar_inputs", None)
+        if declared is not None:
+            return tuple(declared)
+        inner = getattr(model, "model", None)
+        if not isinstance(inner, nn.Module):
+            inner = getattr(model, "module", None)
+        if not isinstance(inner, nn.Module):
+            return ()
+        model = inner
+
+
+def _batch_inputs(batch: dict[str, Any], names: tuple[str, ...], device: torch.device) -> dict[str, Tensor]:
+    missing = [k for k in names if k not in batch]
+    if missing:
+        raise KeyError(f"the model takes per-image input(s) {missing}, but the batch has only {sorted(batch)}: "
+                       f"the dataset must yield them (e.g. SegmentationDataset(extra_fields={tuple(names)}))")
+    return {k: batch[k].to(device).float() for k in names}
+
+
 def loader_batch_size(cfg: PredictConfig) -> int:
     """Images per batch: ``cfg.batch_size``, or 1 with tiling (tiles of one image are batched)."""
     return 1 if cfg.tiling is not None else cfg.batch_size
@@ -46,13 +79,14 @@ def predict_batch(
     batch: dict[str, Any],
     cfg: PredictConfig,
     device: torch.device,
-    extra_inputs: Sequence[str] = (),
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Probability maps ``[B, K, H, W]`` (float32 in [0, 1]) of a collated batch and one row per
     image: ``id`` and, when the model has the head, ``nonempty`` (probability). The model runs
-    under the autocast of ``cfg.amp``; its outputs are cast to float32 before TTA/tiling merge them."""
+    under the autocast of ``cfg.amp``; its outputs are cast to float32 before TTA/tiling merge them.
+    ``model`` and the batch's tensors are on ``device``; the batch holds ``image``, ``id`` and the
+    model's :func:`model_inputs`. The rows are reported to the batch hooks before returning."""
     x = batch["image"].to(device)
-    extras = {k: batch[k].to(device).float() for k in extra_inputs}
+    extras = _batch_inputs(batch, model_inputs(model), device)
     tta = build_tta(_WithExtras(with_autocast(model, device, cfg.amp), extras), cfg.tta)
     if cfg.tiling is not None:
         t = cfg.tiling
@@ -68,4 +102,6 @@ def predict_batch(
         row: dict[str, Any] = {"id": image_id}
         row.update({k: float(v[i].reshape(-1)[0]) for k, v in image_level.items()})
         rows.append(row)
-    return probs.float().cpu().numpy().astype(np.float32, copy=False), rows
+    maps = probs.float().cpu().numpy().astype(np.float32, copy=False)
+    notify_batch(rows)
+    return maps, rows

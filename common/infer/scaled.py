@@ -10,10 +10,13 @@ full-size probability maps come out (e.g. Carvana's 1918x1280 from a 240x160 net
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from common.infer.tta import TTAConfig, build_tta
 
 
 def resize_input(x: Tensor, size: tuple[int, int]) -> Tensor:
@@ -31,6 +34,18 @@ def _upsample(value: Any, size: tuple[int, int]) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(_upsample(v, size) for v in value)
     return value
+
+
+def scaled_tta(tta: TTAConfig, scale: float) -> Callable[[nn.Module], nn.Module]:
+    """A ``wrap_model`` for :func:`common.infer.fold_predict.predict_folds` that runs ``tta`` at the
+    network's ``scale`` on full-size inputs and returns full-size logits (flips commute with the
+    resizing, and flipping the small input is 1/scale^2 cheaper). Predict with ``tta`` off in the
+    settings passed to ``predict_folds``, since it runs here."""
+
+    def wrap(model: nn.Module) -> nn.Module:
+        return ScaledModel(build_tta(model, tta, output="logits"), scale).eval()
+
+    return wrap
 
 
 class ScaledModel(nn.Module):

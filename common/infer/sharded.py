@@ -6,6 +6,7 @@ every rank which chunks are still to do; each rank predicts its contiguous block
 publishing each chunk atomically, so a killed run loses at most the chunk in flight on each rank.
 Once every rank is done, rank 0 merges the chunks, in dataset order, into the final store and
 prints the throughput. In one process (no torchrun) the same code runs with a world of one.
+Each rank predicts on ``cfg.device`` (``predict.device``; ``auto``/``cuda``: its local GPU).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from common.infer.part_folder import PartFolder, discard_parts, store_complete
 from common.infer.predict_batch import loader_batch_size, predict_batch
 from common.infer.rank_sync import Coordinator
 from common.infer.throughput import Throughput
-from common.train.distributed import env_world
+from common.train.distributed import env_world, resolve_device
 
 
 @dataclass
@@ -65,8 +66,6 @@ def predict_sharded(
     dataset: Dataset,
     load_model: Callable[[torch.device], nn.Module],
     cfg: PredictConfig,
-    device: torch.device,
-    extra_inputs: Sequence[str] = (),
     image_level: str | Path | None = None,
     shard: ShardConfig | None = None,
     fingerprint: Callable[[], Mapping[str, Any]] | None = None,
@@ -76,7 +75,9 @@ def predict_sharded(
 ) -> ShardedRun:
     """Predict every image of ``dataset`` into the map store ``path`` (see the module docstring).
 
-    ``load_model(device)`` builds the eval-mode network; it is called only on ranks with work left.
+    ``load_model(device)`` builds the eval-mode network on this rank's device (``cfg.device``
+    resolved, see :func:`rank_device`); it is called only on ranks with work left. The network
+    gets its per-image inputs (``scalar_inputs``, e.g. ``depth``) from the dataset items.
     ``image_level``: where the image-level table goes (default ``<path>_image_level.csv``).
     ``fingerprint()``: what the maps depend on (checkpoints, TTA...); parts made under another
     fingerprint are discarded. A store whose final files exist is skipped. Every rank of the job
@@ -85,7 +86,7 @@ def predict_sharded(
     shard = shard or ShardConfig()
     if coordinator is None:
         with Coordinator(shard.wait_timeout_s) as coord:
-            return predict_sharded(path, dataset, load_model, cfg, device, extra_inputs, image_level, shard,
+            return predict_sharded(path, dataset, load_model, cfg, image_level, shard,
                                    fingerprint, desc, coord, progress)
     coord, path = coordinator, Path(path)
     image_level = Path(image_level) if image_level is not None else path.with_name(f"{path.name}_image_level.csv")
@@ -105,7 +106,8 @@ def predict_sharded(
     chunk_size, pending = decision
     parts = PartFolder(path, n, chunk_size, cfg.store_dtype, ids)
     mine = rank_share(pending, coord.rank, coord.world_size)
-    images, seconds = _predict_chunks(parts, mine, dataset, load_model, cfg, rank_device(device), extra_inputs,
+    device = rank_device(resolve_device(cfg.device))
+    images, seconds = _predict_chunks(parts, mine, dataset, load_model, cfg, device,
                                       desc if coord.world_size == 1 else f"{desc} [rank 0 of {coord.world_size}]",
                                       progress and coord.is_main)
     counts = coord.gather((images, seconds))
@@ -125,7 +127,6 @@ def _predict_chunks(
     load_model: Callable[[torch.device], nn.Module],
     cfg: PredictConfig,
     device: torch.device,
-    extra_inputs: Sequence[str],
     desc: str,
     progress: bool,
 ) -> tuple[int, float]:
@@ -144,7 +145,7 @@ def _predict_chunks(
         for (chunk, indices), batch in zip(plan, loader, strict=True):
             if chunk != current:
                 writer, rows, current = parts.writer(chunk), [], chunk
-            probs, batch_rows = predict_batch(model, batch, cfg, device, extra_inputs)
+            probs, batch_rows = predict_batch(model, batch, cfg, device)
             _check_ids(parts, indices, [r["id"] for r in batch_rows])
             for prob, row in zip(probs, batch_rows, strict=True):
                 writer.add(row["id"], prob)

@@ -25,6 +25,8 @@ from typing import Literal
 
 import numpy as np
 
+from common.registry import check_choice
+
 StoreDtype = Literal["uint8", "float16"]
 StoreFormat = Literal["memmap", "npz"]
 _INDEX, _DATA = "index.json", "maps.bin"
@@ -61,10 +63,8 @@ class MapWriter:
         overwrite: bool = False,
         compress: bool = False,
     ) -> None:
-        if dtype not in ("uint8", "float16"):
-            raise ValueError(f"unknown map dtype {dtype!r}; known: uint8, float16")
-        if format not in ("memmap", "npz"):
-            raise ValueError(f"unknown map store format {format!r}; known: memmap, npz")
+        check_choice("map dtype", dtype, ("uint8", "float16"))
+        check_choice("map store format", format, ("memmap", "npz"))
         self.path, self.dtype, self.format = Path(path), dtype, format
         if format == "npz" and self.path.suffix != ".npz":
             raise ValueError(f"an npz map store needs a .npz path, got {self.path}")

@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from common.registry import check_choice
+
 Window = Literal["mean", "pyramid", "gaussian", "hann"]
 WINDOWS: tuple[str, ...] = ("mean", "pyramid", "gaussian", "hann")
 
@@ -48,10 +50,9 @@ def _window_1d(kind: str, n: int) -> Tensor:
         sigma = n / 8
         w = torch.exp(-0.5 * ((i - (n - 1) / 2) / sigma) ** 2)
         w = w.clamp_min(1e-3)
-    elif kind == "hann":
-        w = torch.sin(math.pi * (i + 1) / (n + 1)) ** 2
     else:
-        raise ValueError(f"unknown tiling window {kind!r}; known: {', '.join(WINDOWS)}")
+        check_choice("tiling window", kind, WINDOWS)
+        w = torch.sin(math.pi * (i + 1) / (n + 1)) ** 2  # hann
     return (w / w.max()).float()
 
 
@@ -134,8 +135,7 @@ def tiled_predict(
     """
     if image.ndim != 3:
         raise ValueError(f"tiled_predict expects one image [C, H, W], got shape {tuple(image.shape)}")
-    if activation not in ("sigmoid", "softmax"):
-        raise ValueError(f"unknown activation {activation!r}; known: sigmoid, softmax")
+    check_choice("activation", activation, ("sigmoid", "softmax"))
     th, tw = (tile_size, tile_size) if isinstance(tile_size, int) else tile_size
     if step is None:
         if not 0 <= overlap < min(th, tw):

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from common.registry import Registry, UnknownNameError, check_choice
+
 Merge = Literal["mean", "geometric", "logit"]
 Activation = Literal["sigmoid", "softmax"]
 NonSquare = Literal["shape_preserving", "pad"]
@@ -69,27 +71,33 @@ def _identity(x: Tensor) -> Tensor:
 
 
 # name -> (augment, de-augment); every pair composes to the identity.
-_GEOMETRIC: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]] = {
-    "identity": (_identity, _identity),
-    "hflip": (hflip, hflip),
-    "vflip": (vflip, vflip),
-    "hvflip": (hvflip, hvflip),
-    "rot90": (lambda x: rot90(x, 1), lambda y: rot90(y, -1)),
-    "rot180": (lambda x: rot90(x, 2), lambda y: rot90(y, -2)),
-    "rot270": (lambda x: rot90(x, -1), lambda y: rot90(y, 1)),
-    "transpose": (transpose, transpose),
-    "transverse": (transverse, transverse),
-}
-VIEW_NAMES: tuple[str, ...] = tuple(_GEOMETRIC)
+VIEWS: Registry[tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]] = Registry(
+    "TTA view",
+    {
+        "identity": (_identity, _identity),
+        "hflip": (hflip, hflip),
+        "vflip": (vflip, vflip),
+        "hvflip": (hvflip, hvflip),
+        "rot90": (lambda x: rot90(x, 1), lambda y: rot90(y, -1)),
+        "rot180": (lambda x: rot90(x, 2), lambda y: rot90(y, -2)),
+        "rot270": (lambda x: rot90(x, -1), lambda y: rot90(y, 1)),
+        "transpose": (transpose, transpose),
+        "transverse": (transverse, transverse),
+    },
+)  # name -> (augment, de-augment); every pair composes to the identity.
+VIEW_NAMES: tuple[str, ...] = tuple(VIEWS)
 SHAPE_PRESERVING: frozenset[str] = frozenset({"identity", "hflip", "vflip", "hvflip", "rot180"})
-PRESETS: dict[str, tuple[str, ...]] = {
-    "none": ("identity",),
-    "hflip": ("identity", "hflip"),
-    "vflip": ("identity", "vflip"),
-    "flips": ("identity", "hflip", "vflip", "hvflip"),
-    "rot90": ("identity", "rot90", "rot180", "rot270"),
-    "d4": ("identity", "rot90", "rot180", "rot270", "hflip", "vflip", "transpose", "transverse"),
-}
+PRESETS: Registry[tuple[str, ...]] = Registry(
+    "TTA preset",
+    {
+        "none": ("identity",),
+        "hflip": ("identity", "hflip"),
+        "vflip": ("identity", "vflip"),
+        "flips": ("identity", "hflip", "vflip", "hvflip"),
+        "rot90": ("identity", "rot90", "rot180", "rot270"),
+        "d4": ("identity", "rot90", "rot180", "rot270", "hflip", "vflip", "transpose", "transverse"),
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -100,8 +108,7 @@ class View:
     scale: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.name not in _GEOMETRIC:
-            raise ValueError(f"unknown TTA view {self.name!r}; known: {', '.join(VIEW_NAMES)}")
+        VIEWS.check(self.name)
         if not self.scale > 0:
             raise ValueError(f"TTA scale must be positive, got {self.scale}")
 
@@ -123,12 +130,12 @@ def augment(x: Tensor, view: View, size_divisor: int = 1) -> Tensor:
     size = scaled_size((x.shape[-2], x.shape[-1]), view.scale, size_divisor)
     if size != tuple(x.shape[-2:]):
         x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-    return _GEOMETRIC[view.name][0](x)
+    return VIEWS.get(view.name)[0](x)
 
 
 def deaugment(y: Tensor, view: View, size: tuple[int, int] | None = None) -> Tensor:
     """Map a spatial output ``[B, K, h, w]`` of ``view`` back: inverse transform, then resize to ``size``."""
-    y = _GEOMETRIC[view.name][1](y)
+    y = VIEWS.get(view.name)[1](y)
     if size is not None and tuple(size) != tuple(y.shape[-2:]):
         y = F.interpolate(y, size=tuple(size), mode="bilinear", align_corners=False)
     return y
@@ -139,12 +146,11 @@ def build_views(views: str | Sequence[str] = "none", scales: Sequence[float] = (
     or a list of view names, crossed with ``scales`` (scale-major order)."""
     if isinstance(views, str):
         if views in PRESETS:
-            names: Sequence[str] = PRESETS[views]
-        elif views in _GEOMETRIC:
+            names: Sequence[str] = PRESETS.get(views)
+        elif views in VIEWS:
             names = (views,)
         else:
-            known = ", ".join([*PRESETS, *VIEW_NAMES])
-            raise ValueError(f"unknown TTA views {views!r}; known presets and views: {known}")
+            raise UnknownNameError("TTA preset or view", views, [*PRESETS, *VIEWS])
     else:
         names = list(views)
     if not names or not scales:
@@ -196,10 +202,8 @@ class _Merger:
 
 
 def _check_merge(mode: str, activation: str) -> None:
-    if mode not in ("mean", "geometric", "logit"):
-        raise ValueError(f"unknown TTA merge {mode!r}; known: mean, geometric, logit")
-    if activation not in ("sigmoid", "softmax"):
-        raise ValueError(f"unknown activation {activation!r}; known: sigmoid, softmax")
+    check_choice("TTA merge", mode, ("mean", "geometric", "logit"))
+    check_choice("activation", activation, ("sigmoid", "softmax"))
 
 
 def _normalized(weights: Sequence[float] | None, n: int) -> list[float]:
@@ -271,10 +275,8 @@ class TTA(nn.Module):
     ) -> None:
         super().__init__()
         _check_merge(merge, activation)
-        if non_square not in ("shape_preserving", "pad"):
-            raise ValueError(f"unknown non_square {non_square!r}; known: shape_preserving, pad")
-        if output not in ("probs", "logits"):
-            raise ValueError(f"unknown output {output!r}; known: probs, logits")
+        check_choice("non_square", non_square, ("shape_preserving", "pad"))
+        check_choice("output", output, ("probs", "logits"))
         if views_per_batch is not None and views_per_batch < 1:
             raise ValueError(f"views_per_batch must be >= 1, got {views_per_batch}")
         self.model = model

@@ -1,6 +1,8 @@
-"""Readers for the competitions' RLE CSV files (truth, sample submissions, submissions).
+"""Readers of RLE CSV files (truth tables, sample submissions, submissions) by column names.
 
-They are tolerant of the real files' quirks and strict about what would silently corrupt a score:
+A competition reads its files with :func:`read_rle_table` and its own column names, then groups the
+rows with :func:`one_rle_per_id`, :func:`rles_by_id` or :func:`row_lines_by_id`. The readers are
+tolerant of the real files' quirks and strict about what would silently corrupt a score:
 
 * column names and cells are stripped (SIIM's ``ImageId, EncodedPixels`` header and `` -1`` cells);
 * empty cells stay empty strings (TGS's empty masks), never NaN;
@@ -115,26 +117,3 @@ def row_lines_by_id(table: RleTable) -> dict[str, list[int]]:
     for i, image_id in enumerate(table.ids):
         out.setdefault(image_id, []).append(i)
     return out
-
-
-def read_tgs_csv(path: str | Path) -> dict[str, str]:
-    """TGS Salt ``id,rle_mask`` (train.csv, submissions): ``id -> rle``, empty cell = empty mask."""
-    return one_rle_per_id(read_rle_table(path, "id", "rle_mask"))
-
-
-def read_carvana_csv(path: str | Path) -> dict[str, str]:
-    """Carvana ``img,rle_mask`` (train_masks.csv, submissions, ``.csv.gz`` too): ``img -> rle``."""
-    return one_rle_per_id(read_rle_table(path, "img", "rle_mask"))
-
-
-def read_siim_csv(path: str | Path) -> dict[str, list[str]]:
-    """SIIM ``ImageId,EncodedPixels`` (train-rle.csv, stage_2_train.csv): ``ImageId -> [rle, ...]``.
-
-    Several rows of one image are kept as a list (their masks are OR-ed); ``-1`` rows give ``[]``.
-    """
-    return rles_by_id(read_rle_table(path, "ImageId", "EncodedPixels"), siim_empty=True)
-
-
-def read_dsb_csv(path: str | Path) -> dict[str, list[str]]:
-    """DSB2018 ``ImageId,EncodedPixels`` (one row per nucleus): ``ImageId -> [rle, ...]``."""
-    return rles_by_id(read_rle_table(path, "ImageId", "EncodedPixels"))

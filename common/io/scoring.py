@@ -1,9 +1,13 @@
-"""Score a submission CSV against a truth CSV (or DSB2018 mask folder) as the leaderboards did.
+"""Score a submission CSV against the truth as the leaderboards did, for a declared submission format.
 
-Used by every ``competitions/<name>/score.py``. Reading is strict where a silent mistake would change
-the score: every truth id must be in the submission and no other; a one-row-per-image format
-rejects duplicate rows; a malformed RLE or (DSB2018) an instance overlapping another is reported
-with its file and line. Truth files may hold several rows per image (SIIM), which are OR-ed.
+Used by every ``competitions/<name>/score.py``: :func:`score_binary` for one-mask-per-image formats
+(truth in a CSV of the same format), :func:`score_instances` for one-row-per-instance formats with
+the truth given by the caller as lazy label images (:func:`solution_truth` reads a Kaggle solution
+CSV with ``Height``/``Width`` and optional ``Usage`` columns; a competition may read its own truth
+layout instead). Reading is strict where a silent mistake would change the score: every truth id
+must be in the submission and no other; a one-row-per-image format rejects duplicate rows; a
+malformed RLE or an instance overlapping another is reported with its file and line. Truth rows of
+one image are OR-ed only in a format with ``truth_rows_merged`` (SIIM).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +24,9 @@ from tqdm import tqdm
 
 from common.io.atomic import atomic_text_writer
 from common.io.csv_readers import RleTable, read_rle_table, row_lines_by_id
-from common.io.images import read_image
-from common.io.instances import read_instance_masks, runs_to_labels
+from common.io.instances import runs_to_labels
 from common.io.rle import paint_runs
-from common.io.submission import SubmissionFormat, check_disjoint, check_ids, get_format
+from common.io.submission import SubmissionFormat, check_disjoint, check_ids
 from common.metrics import dice, dsb_average_precision, tgs_iou_precision
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
@@ -66,25 +69,26 @@ def _union_mask(
     return masks[0] if len(masks) == 1 else np.bitwise_or.reduce(masks)
 
 
-def score_binary(name: str, truth_path: str | Path, submission_path: str | Path, metric: str) -> ScoreReport:
+def score_binary(
+    fmt: SubmissionFormat, truth_path: str | Path, submission_path: str | Path, metric: str
+) -> ScoreReport:
     """Mean per-image ``metric`` (``"tgs"`` or ``"dice"``) of a one-mask-per-image submission.
 
-    Truth rows of one image are OR-ed only for SIIM (``pneumothorax``); elsewhere they must be unique.
+    Truth rows of one image are OR-ed when ``fmt.truth_rows_merged``; otherwise they must be unique.
     """
     if metric not in BINARY_METRICS:
         raise KeyError(f"unknown metric {metric!r}; known: {sorted(BINARY_METRICS)}")
-    fmt = get_format(name)
     shape = fmt.shape
-    if shape is None:
-        raise ValueError(f"{name} is an instance format; use score_dsb")
+    if shape is None or not fmt.one_row_per_image:
+        raise ValueError(f"{fmt.name} is an instance format; use score_instances")
     truth = read_rle_table(truth_path, fmt.id_column, fmt.rle_column)
     sub = read_rle_table(submission_path, fmt.id_column, fmt.rle_column)
-    truth_rows = _rows_by_id(truth, one_row=fmt.codec != "siim")
+    truth_rows = _rows_by_id(truth, one_row=not fmt.truth_rows_merged)
     sub_rows = _rows_by_id(sub, one_row=True)
     check_ids(truth_rows, sub_rows, f"submission {submission_path} vs truth {truth_path}")
     score_fn = BINARY_METRICS[metric]
     per_image = {}
-    for image_id, rows in tqdm(truth_rows.items(), desc=f"score {name}", unit="img"):
+    for image_id, rows in tqdm(truth_rows.items(), desc=f"score {fmt.name}", unit="img"):
         target = _union_mask(fmt, truth, rows, shape)
         pred = _union_mask(fmt, sub, sub_rows[image_id], shape)
         per_image[image_id] = score_fn(target, pred)
@@ -92,10 +96,12 @@ def score_binary(name: str, truth_path: str | Path, submission_path: str | Path,
 
 
 LabelLoader = Callable[[], np.ndarray]
+USAGES = ("all", "Public", "Private")
 MAX_SIDE = 100_000
 MAX_PIXELS = 1 << 27
-"""Bounds on a DSB2018 truth image (Height, Width, Height x Width): the real ones are at most
-1040 x 1388; beyond these the label image would not fit in memory (int32, 512 MiB at the area bound)."""
+"""Bounds on a solution CSV's truth image (Height, Width, Height x Width), far above real images
+(DSB2018's are at most 1040 x 1388); beyond these the label image would not fit in memory (int32,
+512 MiB at the area bound)."""
 
 
 def _truth_shape(table: RleTable, row: int, height: str, width: str) -> tuple[int, int]:
@@ -113,9 +119,15 @@ def _truth_shape(table: RleTable, row: int, height: str, width: str) -> tuple[in
     return shape
 
 
-def _solution_truth(path: str | Path, usage: str) -> dict[str, LabelLoader]:
-    """DSB2018 ``stage1_solution.csv``-style truth; rows with ``Usage == Ignored`` never count."""
-    fmt = get_format("dsb2018")
+def solution_truth(fmt: SubmissionFormat, path: str | Path, usage: str = "all") -> dict[str, LabelLoader]:
+    """Lazy truth label images of a solution CSV: ``fmt``'s columns plus ``Height``, ``Width`` and an
+    optional ``Usage`` (DSB2018's ``stage1_solution.csv``), one row per instance.
+
+    ``usage``: ``"all"`` (every row not marked ``Ignored``), ``"Public"`` or ``"Private"``; rows with
+    ``Usage == Ignored`` never count. Raises ``ValueError`` naming the file and line of a bad size or RLE.
+    """
+    if usage not in USAGES:
+        raise ValueError(f"unknown usage {usage!r}; known: {list(USAGES)}")
     table = read_rle_table(
         path, fmt.id_column, fmt.rle_column, ("Height", "Width"), optional_columns=("Usage",)
     )
@@ -137,43 +149,25 @@ def _solution_truth(path: str | Path, usage: str) -> dict[str, LabelLoader]:
     return out
 
 
-def _folder_truth(folder: str | Path) -> dict[str, LabelLoader]:
-    """``stage1_train`` layout: ``<folder>/<ImageId>/masks/*.png`` (one nucleus per file)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"truth folder not found: {folder}")
-    out: dict[str, LabelLoader] = {}
-    for image_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        image_path = image_dir / "images" / f"{image_dir.name}.png"
-        masks = sorted((image_dir / "masks").glob("*.png"))
-        if not image_path.is_file() and not masks:
-            raise FileNotFoundError(f"{image_dir}: neither images/{image_dir.name}.png nor masks/*.png found")
-        shape = read_image(image_path).shape[:2] if image_path.is_file() else None
-        out[image_dir.name] = lambda masks=masks, shape=shape: read_instance_masks(masks, shape=shape)
-    if not out:
-        raise FileNotFoundError(f"no image folders in {folder}")
-    return out
-
-
-def score_dsb(
+def score_instances(
+    fmt: SubmissionFormat,
     submission_path: str | Path,
-    truth_path: str | Path | None = None,
-    truth_dir: str | Path | None = None,
-    usage: str = "all",
+    truth: Mapping[str, LabelLoader],
+    truth_source: str | Path,
 ) -> ScoreReport:
-    """Mean DSB2018 average precision of a submission against a solution CSV or a mask folder.
+    """Mean instance average precision (DSB2018's metric) of a one-row-per-instance submission.
 
-    ``usage``: ``"all"`` (every row not marked ``Ignored``), ``"Public"`` or ``"Private"``.
+    ``truth``: ``id -> loader`` of the HxW integer truth label image (loaded one image at a time),
+    e.g. from :func:`solution_truth` or a competition's own folder reader; ``truth_source`` names it
+    in error messages.
     """
-    if (truth_path is None) == (truth_dir is None):
-        raise ValueError("give exactly one of truth_path (solution CSV) and truth_dir (stage1_train folder)")
-    truth = _solution_truth(truth_path, usage) if truth_path is not None else _folder_truth(truth_dir)
-    fmt = get_format("dsb2018")
+    if fmt.one_row_per_image:
+        raise ValueError(f"{fmt.name} is a one-mask-per-image format; use score_binary")
     sub = read_rle_table(submission_path, fmt.id_column, fmt.rle_column)
     sub_rows = row_lines_by_id(sub)
-    check_ids(truth, sub_rows, f"submission {submission_path} vs truth {truth_path or truth_dir}")
+    check_ids(truth, sub_rows, f"submission {submission_path} vs truth {truth_source}")
     per_image = {}
-    for image_id, load_labels in tqdm(truth.items(), desc="score dsb2018", unit="img"):
+    for image_id, load_labels in tqdm(truth.items(), desc=f"score {fmt.name}", unit="img"):
         target = load_labels()
         size = target.shape[0] * target.shape[1]
         rows = sub_rows[image_id]
@@ -185,13 +179,11 @@ def score_dsb(
     return ScoreReport(float(np.mean(list(per_image.values()))) if per_image else float("nan"), per_image)
 
 
-def score_arguments(description: str, dsb: bool = False) -> argparse.ArgumentParser:
-    """Command-line parser shared by the score commands."""
+def score_arguments(description: str, truth_required: bool = True) -> argparse.ArgumentParser:
+    """Command-line parser shared by the score commands (``--truth``, ``--submission``, ``--per-image``);
+    a command that also takes its truth another way adds that option and passes ``truth_required=False``."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--truth", type=Path, required=not dsb, help="truth CSV")
-    if dsb:
-        parser.add_argument("--truth-dir", type=Path, help="stage1_train-layout folder (instead of --truth)")
-        parser.add_argument("--usage", default="all", choices=["all", "Public", "Private"])
+    parser.add_argument("--truth", type=Path, required=truth_required, help="truth CSV")
     parser.add_argument("--submission", type=Path, required=True, help="submission CSV (.csv or .csv.gz)")
     parser.add_argument("--per-image", type=Path, help="also write id,score per image to this CSV")
     return parser
@@ -219,10 +211,11 @@ def exit_code(action: Callable[[], None]) -> int:
     return 0
 
 
-def run_binary_cli(name: str, metric: str, description: str, argv: Sequence[str] | None = None) -> int:
+def run_binary_cli(
+    fmt: SubmissionFormat, metric: str, description: str, argv: Sequence[str] | None = None
+) -> int:
     """``main`` of a one-mask-per-image score command."""
     args = score_arguments(description).parse_args(argv)
-    id_column = get_format(name).id_column
     return exit_code(
-        lambda: report(score_binary(name, args.truth, args.submission, metric), args.per_image, id_column)
+        lambda: report(score_binary(fmt, args.truth, args.submission, metric), args.per_image, fmt.id_column)
     )

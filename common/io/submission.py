@@ -1,18 +1,19 @@
-"""Submission files of the four competitions: formats, validation, atomic writers, file checks.
+"""Submission files: a format a competition declares, validation, the atomic writer, file checks.
 
-Formats (registry keys are the competition package names):
+A competition declares its format once, in its ``data.py``, as a :class:`SubmissionFormat`: the id
+and RLE column names, the mask shape (``None``: per image, given by the caller), the RLE codec
+(``"F"`` column-major, ``"C"`` row-major, ``"siim"`` SIIM relative RLE with ``-1`` for empty) and
+whether there is one row per image (binary masks) or one row per instance (with one empty row for
+an image without instances; instances must not overlap). For example::
 
-* ``salt``: ``id,rle_mask``, 101x101, column-major RLE, one row per image, empty cell = empty;
-* ``carvana``: ``img,rle_mask``, 1280x1918, row-major RLE, one row per image (``.csv.gz`` is gzipped);
-* ``pneumothorax``: ``ImageId,EncodedPixels``, 1024x1024, SIIM relative RLE, one row per image,
-  ``-1`` = empty;
-* ``dsb2018``: ``ImageId,EncodedPixels``, per-image size, column-major RLE, one row per instance,
-  one row with an empty ``EncodedPixels`` for an image without instances; instances must not overlap.
+    SUBMISSION_FORMAT = SubmissionFormat("salt", "id", "rle_mask", (101, 101), "F", True)
+    write_submission(SUBMISSION_FORMAT, {"a266a2a9df": mask}, "submission.csv", expected_ids=ids)
 
 Writers take ``{id: value}`` (or ``(id, value)`` pairs) where a value is a mask array (encoded here)
-or an RLE string (validated here); for ``dsb2018`` a value is a label image or a list of RLEs.
-Everything is validated before the first byte is written (every expected id present, no unknown or
-duplicate ids, valid RLE, no overlapping instances) and the file is replaced atomically.
+or an RLE string (validated here); in a one-row-per-instance format a value is a label image or a
+list of RLEs. Everything is validated before the first byte is written (every expected id present,
+no unknown or duplicate ids, valid RLE, no overlapping instances) and the file is replaced
+atomically (gzipped when the path ends in ``.gz``).
 """
 
 from __future__ import annotations
@@ -35,14 +36,29 @@ Rows = Mapping[str, Any] | Iterable[tuple[str, Any]]
 
 @dataclass(frozen=True)
 class SubmissionFormat:
-    """Columns, mask shape and RLE codec of one competition's submission."""
+    """Columns, mask shape and RLE codec of one competition's submission.
+
+    ``name`` prefixes error messages. ``shape``: ``(height, width)`` of every mask, ``None`` when
+    it varies per image. ``truth_rows_merged``: a truth CSV of this format may list an image on
+    several rows, whose masks are OR-ed when scoring (SIIM's ``train-rle.csv``); otherwise a second
+    truth row of an image is an error.
+    """
 
     name: str
     id_column: str
     rle_column: str
-    shape: tuple[int, int] | None  # None: per image (dsb2018)
+    shape: tuple[int, int] | None
     codec: Literal["F", "C", "siim"]
     one_row_per_image: bool
+    truth_rows_merged: bool = False
+
+    def __post_init__(self) -> None:
+        if self.codec not in ("F", "C", "siim"):
+            raise ValueError(
+                f"submission format {self.name!r}: codec must be 'F', 'C' or 'siim', got {self.codec!r}"
+            )
+        if self.one_row_per_image and self.shape is None:
+            raise ValueError(f"submission format {self.name!r}: one row per image needs a fixed mask shape")
 
     @property
     def empty(self) -> str:
@@ -56,21 +72,6 @@ class SubmissionFormat:
     def encode(self, mask: np.ndarray) -> str:
         """RLE cell of a binary mask."""
         return siim_rle_encode(mask) if self.codec == "siim" else rle_encode(mask, order=self.codec)
-
-
-FORMATS: dict[str, SubmissionFormat] = {
-    "salt": SubmissionFormat("salt", "id", "rle_mask", (101, 101), "F", True),
-    "carvana": SubmissionFormat("carvana", "img", "rle_mask", (1280, 1918), "C", True),
-    "pneumothorax": SubmissionFormat("pneumothorax", "ImageId", "EncodedPixels", (1024, 1024), "siim", True),
-    "dsb2018": SubmissionFormat("dsb2018", "ImageId", "EncodedPixels", None, "F", False),
-}
-
-
-def get_format(name: str) -> SubmissionFormat:
-    """Submission format by competition name; unknown names raise listing the known ones."""
-    if name not in FORMATS:
-        raise KeyError(f"unknown submission format {name!r}; known: {sorted(FORMATS)}")
-    return FORMATS[name]
 
 
 def _pairs(rows: Rows) -> list[tuple[str, Any]]:
@@ -164,18 +165,17 @@ def _instance_cells(
 
 
 def write_submission(
-    name: str,
+    fmt: SubmissionFormat,
     rows: Rows,
     path: str | Path,
     expected_ids: Iterable[str] | None = None,
     shapes: Mapping[str, tuple[int, int]] | None = None,
 ) -> Path:
-    """Validate ``rows`` for competition ``name`` and write its submission CSV atomically.
+    """Validate ``rows`` for format ``fmt`` and write the submission CSV atomically.
 
-    ``expected_ids``: when given, exactly these ids must be present. ``shapes`` (dsb2018 with RLE
-    strings): ``id -> (height, width)`` to validate runs and overlaps.
+    ``expected_ids``: when given, exactly these ids must be present. ``shapes`` (a format without a
+    fixed shape, given RLE strings): ``id -> (height, width)`` to validate runs and overlaps.
     """
-    fmt = get_format(name)
     items = _pairs(rows)
     if expected_ids is not None:
         check_ids(expected_ids, (image_id for image_id, _ in items), f"{fmt.name} submission {path}")
@@ -192,33 +192,8 @@ def write_submission(
     return Path(path)
 
 
-def write_tgs_submission(rows: Rows, path: str | Path, expected_ids: Iterable[str] | None = None) -> Path:
-    """TGS Salt ``id,rle_mask`` (masks 101x101 or RLE strings)."""
-    return write_submission("salt", rows, path, expected_ids)
-
-
-def write_carvana_submission(rows: Rows, path: str | Path, expected_ids: Iterable[str] | None = None) -> Path:
-    """Carvana ``img,rle_mask`` (masks 1280x1918 or RLE strings); gzipped when ``path`` ends in .gz."""
-    return write_submission("carvana", rows, path, expected_ids)
-
-
-def write_siim_submission(rows: Rows, path: str | Path, expected_ids: Iterable[str] | None = None) -> Path:
-    """SIIM ``ImageId,EncodedPixels``, one row per image (masks 1024x1024 or SIIM RLE strings)."""
-    return write_submission("pneumothorax", rows, path, expected_ids)
-
-
-def write_dsb_submission(
-    instances: Rows,
-    path: str | Path,
-    expected_ids: Iterable[str] | None = None,
-    shapes: Mapping[str, tuple[int, int]] | None = None,
-) -> Path:
-    """DSB2018 ``ImageId,EncodedPixels``, one row per instance (label images or lists of RLEs)."""
-    return write_submission("dsb2018", instances, path, expected_ids, shapes)
-
-
 def check_submission_file(
-    name: str,
+    fmt: SubmissionFormat,
     path: str | Path,
     expected_ids: Iterable[str] | None = None,
     shapes: Mapping[str, tuple[int, int]] | None = None,
@@ -228,7 +203,6 @@ def check_submission_file(
     Raises ``ValueError`` naming the line of a duplicate row, a bad RLE or an overlapping instance,
     and the missing/unexpected ids when ``expected_ids`` is given.
     """
-    fmt = get_format(name)
     table = read_rle_table(path, fmt.id_column, fmt.rle_column)
     by_id = row_lines_by_id(table)
     for image_id, rows in by_id.items():

@@ -25,7 +25,7 @@ from .modules import (
     SoftmaxFocalLoss,
     TverskyLoss,
 )
-from .registry import create_loss, list_losses, register_loss
+from .registry import LOSSES, create_loss, list_losses, register_loss
 
 __all__ = [
     "BCEDiceLoss",
@@ -39,6 +39,7 @@ __all__ = [
     "FocalTverskyLoss",
     "FunctionalLoss",
     "JaccardLoss",
+    "LOSSES",
     "LossTerm",
     "LovaszHingeLoss",
     "LovaszSoftmaxLoss",

@@ -15,6 +15,8 @@ from typing import Literal, ParamSpec, TypeVar
 import torch
 from torch import Tensor
 
+from common.registry import check_choice
+
 Reduction = Literal["mean", "sum", "none"]
 _REDUCTIONS = ("mean", "sum", "none")
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
@@ -56,8 +58,7 @@ def check_same_shape(name: str, logits: Tensor, target: Tensor) -> None:
 
 
 def check_reduction(name: str, reduction: str, allowed: Sequence[str] = _REDUCTIONS) -> None:
-    if reduction not in allowed:
-        raise ValueError(f"{name}: unknown reduction {reduction!r}; known: {', '.join(allowed)}")
+    check_choice("reduction", reduction, allowed, where=name)
 
 
 def check_broadcast(name: str, what: str, t: Tensor | None, shape: torch.Size) -> None:

@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from common.registry import UnknownNameError
+
 from ._core import zero_like_graph
 from .pixel import bce_with_logits
 from .registry import create_loss
@@ -213,7 +215,7 @@ def build_criterion(spec: str | Mapping[str, Any]) -> Criterion:
     elif isinstance(spec, Mapping) and "terms" in spec:
         unknown = sorted(set(spec) - set(_OPTIONS))
         if unknown:
-            raise ValueError(f"unknown criterion options {unknown}; known: {', '.join(_OPTIONS)}")
+            raise UnknownNameError("criterion option", unknown[0], _OPTIONS)
         options = {k: v for k, v in spec.items() if k != "terms"}
         terms = {spec["terms"]: 1.0} if isinstance(spec["terms"], str) else spec["terms"]
     elif isinstance(spec, Mapping):

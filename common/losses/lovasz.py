@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from common.registry import check_choice
+
 from ._core import (
     at_least_float32,
     check_broadcast,
@@ -119,8 +121,7 @@ def lovasz_hinge(
     check_same_shape(name, logits, target)
     check_reduction(name, reduction, ("mean", "none"))
     check_broadcast(name, "ignore", ignore, target.shape)
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"{name}: unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}")
+    check_choice("activation", activation, ACTIVATIONS, where=name)
     valid = valid_mask(ignore)
     valid_rows = None if valid is None else _rows(valid.expand(target.shape), per_image)
     logit_rows, target_rows = _rows(logits, per_image), _rows(target, per_image)

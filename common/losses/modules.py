@@ -3,16 +3,23 @@
 Every module has the same call: ``loss(prediction, target, weight=None, ignore=None) -> scalar``,
 with the options fixed at construction, so the criterion can treat all losses alike.
 Lovasz losses accept ``weight`` for that uniformity but do not use it (they are set losses).
+
+Each class is made by :func:`loss_module` from its functional: its constructor takes exactly the
+functional's keyword options (in the same order, also positionally) with the functional's defaults
+unless the class overrides one, except ``reduction`` (a criterion term is always a scalar).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 from torch import Tensor, nn
 
 from . import functional as LF
+
+_HIDDEN = frozenset({"reduction"})
 
 
 class FunctionalLoss(nn.Module):
@@ -36,225 +43,88 @@ class FunctionalLoss(nn.Module):
         return ", ".join(f"{k}={v!r}" for k, v in self.options.items())
 
 
-class BCELoss(FunctionalLoss):
-    """BCE with logits; ``pos_weight`` scalar or per channel, label smoothing, pixel weights, ignore."""
+def loss_module(
+    name: str,
+    fn: Callable[..., Tensor],
+    doc: str,
+    *,
+    base: type[FunctionalLoss] = FunctionalLoss,
+    **defaults: Any,
+) -> type[FunctionalLoss]:
+    """A :class:`FunctionalLoss` subclass called ``name`` whose constructor takes ``fn``'s keyword
+    options (defaults from ``fn`` or ``defaults``); ``uses_weight`` follows ``fn``'s signature."""
+    fn_params = inspect.signature(fn).parameters
+    options = [
+        p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD, default=defaults.pop(p.name, p.default))
+        for p in fn_params.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in _HIDDEN
+    ]
+    if defaults:
+        raise TypeError(f"{name}: {fn.__name__} has no option(s) {sorted(defaults)}")
+    signature = inspect.Signature(options)
 
-    def __init__(
-        self, pos_weight: float | Sequence[float] | None = None, label_smoothing: float = 0.0
-    ) -> None:
-        super().__init__(LF.bce_with_logits, pos_weight=pos_weight, label_smoothing=label_smoothing)
+    def __init__(self: FunctionalLoss, *args: Any, **kwargs: Any) -> None:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        FunctionalLoss.__init__(self, fn, **bound.arguments)
 
-
-class FocalLoss(FunctionalLoss):
-    """Binary focal loss with logits."""
-
-    def __init__(self, gamma: float = 2.0, alpha: float | None = None) -> None:
-        super().__init__(LF.focal_with_logits, gamma=gamma, alpha=alpha)
-
-
-class SoftmaxFocalLoss(FunctionalLoss):
-    """Multiclass softmax focal loss (class indices or one-hot targets)."""
-
-    def __init__(
-        self, gamma: float = 2.0, alpha: Sequence[float] | None = None, ignore_index: int = -100
-    ) -> None:
-        super().__init__(LF.softmax_focal, gamma=gamma, alpha=alpha, ignore_index=ignore_index)
-
-
-class CrossEntropyLoss(FunctionalLoss):
-    """Softmax cross entropy (class indices or one-hot/soft targets)."""
-
-    def __init__(self, ignore_index: int = -100, label_smoothing: float = 0.0) -> None:
-        super().__init__(LF.cross_entropy, ignore_index=ignore_index, label_smoothing=label_smoothing)
-
-
-class TverskyLoss(FunctionalLoss):
-    """(Focal) Tversky loss; ``alpha`` weighs false positives, ``beta`` false negatives."""
-
-    def __init__(
-        self,
-        alpha: float = 0.3,
-        beta: float = 0.7,
-        gamma: float = 1.0,
-        mode: str = "binary",
-        reduction_scope: str = "image",
-        empty: str = "score",
-        smooth: float = 1.0,
-        classes: Sequence[int] | None = None,
-        from_logits: bool = True,
-    ) -> None:
-        super().__init__(
-            LF.tversky_loss,
-            alpha=alpha,
-            beta=beta,
-            gamma=gamma,
-            mode=mode,
-            reduction_scope=reduction_scope,
-            empty=empty,
-            smooth=smooth,
-            classes=classes,
-            from_logits=from_logits,
-        )
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    __init__.__signature__ = signature.replace(parameters=[self_param, *options])  # type: ignore[attr-defined]
+    __init__.__qualname__ = f"{name}.__init__"
+    namespace = {
+        "__init__": __init__,
+        "__doc__": doc,
+        "__module__": __name__,
+        "__qualname__": name,
+        "uses_weight": "weight" in fn_params,
+    }
+    return type(name, (base,), namespace)
 
 
-class FocalTverskyLoss(TverskyLoss):
-    """Focal Tversky (Abraham & Khan 2019): ``(1 - TI) ** gamma`` per entry, defaults from the paper."""
-
-    def __init__(
-        self,
-        alpha: float = 0.3,
-        beta: float = 0.7,
-        gamma: float = 0.75,
-        mode: str = "binary",
-        reduction_scope: str = "image",
-        empty: str = "score",
-        smooth: float = 1.0,
-        classes: Sequence[int] | None = None,
-        from_logits: bool = True,
-    ) -> None:
-        super().__init__(alpha, beta, gamma, mode, reduction_scope, empty, smooth, classes, from_logits)
-
-
-class DiceLoss(FunctionalLoss):
-    """Soft Dice loss ``1 - (2 TP + smooth) / (sum p + sum t + smooth)``."""
-
-    def __init__(
-        self,
-        mode: str = "binary",
-        reduction_scope: str = "image",
-        empty: str = "score",
-        smooth: float = 1.0,
-        classes: Sequence[int] | None = None,
-        from_logits: bool = True,
-    ) -> None:
-        super().__init__(
-            LF.dice_loss,
-            mode=mode,
-            reduction_scope=reduction_scope,
-            empty=empty,
-            smooth=smooth,
-            classes=classes,
-            from_logits=from_logits,
-        )
-
-
-class JaccardLoss(FunctionalLoss):
-    """Soft Jaccard (IoU) loss ``1 - (TP + smooth) / (TP + FP + FN + smooth)``."""
-
-    def __init__(
-        self,
-        mode: str = "binary",
-        reduction_scope: str = "image",
-        empty: str = "score",
-        smooth: float = 1.0,
-        classes: Sequence[int] | None = None,
-        from_logits: bool = True,
-    ) -> None:
-        super().__init__(
-            LF.jaccard_loss,
-            mode=mode,
-            reduction_scope=reduction_scope,
-            empty=empty,
-            smooth=smooth,
-            classes=classes,
-            from_logits=from_logits,
-        )
-
-
-class LovaszHingeLoss(FunctionalLoss):
-    """Binary Lovasz hinge, per image by default; ``activation="elu"`` and ``symmetric`` variants."""
-
-    uses_weight = False
-
-    def __init__(self, per_image: bool = True, activation: str = "relu", symmetric: bool = False) -> None:
-        super().__init__(LF.lovasz_hinge, per_image=per_image, activation=activation, symmetric=symmetric)
-
-
-class LovaszSoftmaxLoss(FunctionalLoss):
-    """Multiclass Lovasz-softmax on logits (softmax applied inside)."""
-
-    uses_weight = False
-
-    def __init__(
-        self, per_image: bool = True, classes: str | Sequence[int] = "present", ignore_index: int = -100
-    ) -> None:
-        super().__init__(LF.lovasz_softmax, per_image=per_image, classes=classes, ignore_index=ignore_index)
-
-
-class BCEDiceLoss(FunctionalLoss):
-    """``bce_weight * BCE + dice_weight * (1 - Dice)``."""
-
-    def __init__(
-        self,
-        bce_weight: float = 1.0,
-        dice_weight: float = 1.0,
-        smooth: float = 1.0,
-        reduction_scope: str = "image",
-        empty: str = "score",
-    ) -> None:
-        super().__init__(
-            LF.bce_dice,
-            bce_weight=bce_weight,
-            dice_weight=dice_weight,
-            smooth=smooth,
-            reduction_scope=reduction_scope,
-            empty=empty,
-        )
-
-
-class BCELogDiceLoss(FunctionalLoss):
-    """``bce_weight * BCE - dice_weight * log(Dice)``."""
-
-    def __init__(
-        self,
-        bce_weight: float = 1.0,
-        dice_weight: float = 1.0,
-        smooth: float = 1.0,
-        reduction_scope: str = "image",
-        empty: str = "score",
-    ) -> None:
-        super().__init__(
-            LF.bce_log_dice,
-            bce_weight=bce_weight,
-            dice_weight=dice_weight,
-            smooth=smooth,
-            reduction_scope=reduction_scope,
-            empty=empty,
-        )
-
-
-class BoundaryBCEDiceLoss(FunctionalLoss):
-    """BCE + Dice weighted up in a band of ``kernel_size`` around the target's edges."""
-
-    def __init__(
-        self,
-        kernel_size: int = 11,
-        boundary_weight: float = 2.0,
-        bce_weight: float = 1.0,
-        dice_weight: float = 1.0,
-        smooth: float = 1.0,
-        reduction_scope: str = "image",
-    ) -> None:
-        super().__init__(
-            LF.boundary_bce_dice,
-            kernel_size=kernel_size,
-            boundary_weight=boundary_weight,
-            bce_weight=bce_weight,
-            dice_weight=dice_weight,
-            smooth=smooth,
-            reduction_scope=reduction_scope,
-        )
-
-
-class MSELoss(FunctionalLoss):
-    """Mean squared error for regression heads."""
-
-    def __init__(self) -> None:
-        super().__init__(LF.mse)
-
-
-class SmoothL1Loss(FunctionalLoss):
-    """SmoothL1 (Huber, transition ``beta``) for regression heads."""
-
-    def __init__(self, beta: float = 1.0) -> None:
-        super().__init__(LF.smooth_l1, beta=beta)
+BCELoss = loss_module(
+    "BCELoss",
+    LF.bce_with_logits,
+    "BCE with logits; ``pos_weight`` scalar or per channel, label smoothing, pixel weights, ignore.",
+)
+FocalLoss = loss_module("FocalLoss", LF.focal_with_logits, "Binary focal loss with logits.")
+SoftmaxFocalLoss = loss_module(
+    "SoftmaxFocalLoss", LF.softmax_focal, "Multiclass softmax focal loss (class indices or one-hot targets)."
+)
+CrossEntropyLoss = loss_module(
+    "CrossEntropyLoss", LF.cross_entropy, "Softmax cross entropy (class indices or one-hot/soft targets)."
+)
+TverskyLoss = loss_module(
+    "TverskyLoss",
+    LF.tversky_loss,
+    "(Focal) Tversky loss; ``alpha`` weighs false positives, ``beta`` false negatives.",
+)
+FocalTverskyLoss = loss_module(
+    "FocalTverskyLoss",
+    LF.tversky_loss,
+    "Focal Tversky (Abraham & Khan 2019): ``(1 - TI) ** gamma`` per entry, defaults from the paper.",
+    base=TverskyLoss,
+    gamma=0.75,
+)
+DiceLoss = loss_module(
+    "DiceLoss", LF.dice_loss, "Soft Dice loss ``1 - (2 TP + smooth) / (sum p + sum t + smooth)``."
+)
+JaccardLoss = loss_module(
+    "JaccardLoss", LF.jaccard_loss, "Soft Jaccard (IoU) loss ``1 - (TP + smooth) / (TP + FP + FN + smooth)``."
+)
+LovaszHingeLoss = loss_module(
+    "LovaszHingeLoss",
+    LF.lovasz_hinge,
+    "Binary Lovasz hinge, per image by default; ``activation=\"elu\"`` and ``symmetric`` variants.",
+)
+LovaszSoftmaxLoss = loss_module(
+    "LovaszSoftmaxLoss", LF.lovasz_softmax, "Multiclass Lovasz-softmax on logits (softmax applied inside)."
+)
+BCEDiceLoss = loss_module("BCEDiceLoss", LF.bce_dice, "``bce_weight * BCE + dice_weight * (1 - Dice)``.")
+BCELogDiceLoss = loss_module("BCELogDiceLoss", LF.bce_log_dice, "``bce_weight * BCE - dice_weight * log(Dice)``.")
+BoundaryBCEDiceLoss = loss_module(
+    "BoundaryBCEDiceLoss",
+    LF.boundary_bce_dice,
+    "BCE + Dice weighted up in a band of ``kernel_size`` around the target's edges.",
+)
+MSELoss = loss_module("MSELoss", LF.mse, "Mean squared error for regression heads.")
+SmoothL1Loss = loss_module("SmoothL1Loss", LF.smooth_l1, "SmoothL1 (Huber, transition ``beta``) for regression heads.")

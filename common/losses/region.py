@@ -37,6 +37,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from common.registry import check_choice
+
 from ._core import (
     at_least_float32,
     check_broadcast,
@@ -56,8 +58,7 @@ _EPS = 1e-7
 def _probs_and_target(
     name: str, logits: Tensor, target: Tensor, mode: str, from_logits: bool, ignore_index: int
 ) -> tuple[Tensor, Tensor, Tensor | None]:
-    if mode not in MODES:
-        raise ValueError(f"{name}: unknown mode {mode!r}; known: {', '.join(MODES)}")
+    check_choice("mode", mode, MODES, where=name)
     if mode == "multiclass":
         probs = logits.softmax(dim=1) if from_logits else logits
         onehot, index_valid = class_target(name, logits, target, ignore_index)
@@ -105,10 +106,8 @@ def _region_loss(
     check_reduction(name, reduction, ("mean", "none"))
     if smooth < 0:
         raise ValueError(f"{name}: smooth must be >= 0, got {smooth}")
-    if reduction_scope not in SCOPES:
-        raise ValueError(f"{name}: unknown reduction_scope {reduction_scope!r}; known: {', '.join(SCOPES)}")
-    if empty not in EMPTY_POLICIES:
-        raise ValueError(f"{name}: unknown empty policy {empty!r}; known: {', '.join(EMPTY_POLICIES)}")
+    check_choice("reduction_scope", reduction_scope, SCOPES, where=name)
+    check_choice("empty policy", empty, EMPTY_POLICIES, where=name)
     probs, onehot, index_valid = _probs_and_target(name, logits, target, mode, from_logits, ignore_index)
     check_broadcast(name, "weight", weight, probs.shape)
     check_broadcast(name, "ignore", ignore, probs.shape)

@@ -1,4 +1,4 @@
-"""Loss registry: plain string names (what a YAML config writes) -> loss module factories."""
+"""Loss registry: plain string names (what a YAML config writes) -> loss module factories (:data:`LOSSES`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from torch import nn
+
+from common.registry import Registry
 
 from .modules import (
     BCEDiceLoss,
@@ -29,44 +31,44 @@ from .modules import (
 
 LossFactory = Callable[..., nn.Module]
 
-_LOSSES: dict[str, LossFactory] = {
-    "bce": BCELoss,
-    "dice": DiceLoss,
-    "jaccard": JaccardLoss,
-    "tversky": TverskyLoss,
-    "focal_tversky": FocalTverskyLoss,
-    "lovasz_hinge": LovaszHingeLoss,
-    "lovasz_hinge_elu": functools.partial(LovaszHingeLoss, activation="elu"),
-    "lovasz_hinge_symmetric": functools.partial(LovaszHingeLoss, symmetric=True),
-    "lovasz_softmax": LovaszSoftmaxLoss,
-    "focal": FocalLoss,
-    "softmax_focal": SoftmaxFocalLoss,
-    "cross_entropy": CrossEntropyLoss,
-    "boundary_bce_dice": BoundaryBCEDiceLoss,
-    "bce_dice": BCEDiceLoss,
-    "bce_log_dice": BCELogDiceLoss,
-    "mse": MSELoss,
-    "smooth_l1": SmoothL1Loss,
-}
+LOSSES: Registry[LossFactory] = Registry(
+    "loss",
+    {
+        "bce": BCELoss,
+        "dice": DiceLoss,
+        "jaccard": JaccardLoss,
+        "tversky": TverskyLoss,
+        "focal_tversky": FocalTverskyLoss,
+        "lovasz_hinge": LovaszHingeLoss,
+        "lovasz_hinge_elu": functools.partial(LovaszHingeLoss, activation="elu"),
+        "lovasz_hinge_symmetric": functools.partial(LovaszHingeLoss, symmetric=True),
+        "lovasz_softmax": LovaszSoftmaxLoss,
+        "focal": FocalLoss,
+        "softmax_focal": SoftmaxFocalLoss,
+        "cross_entropy": CrossEntropyLoss,
+        "boundary_bce_dice": BoundaryBCEDiceLoss,
+        "bce_dice": BCEDiceLoss,
+        "bce_log_dice": BCELogDiceLoss,
+        "mse": MSELoss,
+        "smooth_l1": SmoothL1Loss,
+    },
+)
 
 
 def list_losses() -> list[str]:
     """Sorted names of every registered loss."""
-    return sorted(_LOSSES)
+    return LOSSES.names()
 
 
 def register_loss(name: str, factory: LossFactory, overwrite: bool = False) -> None:
     """Add a loss factory (a module class or any callable returning one) under ``name``."""
-    if name in _LOSSES and not overwrite:
-        raise ValueError(f"loss {name!r} is already registered (pass overwrite=True to replace it)")
-    _LOSSES[name] = factory
+    LOSSES.register(name, factory, overwrite=overwrite)
 
 
 def create_loss(name: str, **params: Any) -> nn.Module:
-    """Build the loss registered as ``name`` with its options; unknown names or options raise."""
-    if name not in _LOSSES:
-        raise ValueError(f"unknown loss {name!r}; known losses: {', '.join(list_losses())}")
-    factory = _LOSSES[name]
+    """Build the loss registered as ``name`` with its options; unknown names
+    (:class:`~common.registry.UnknownNameError`) or options (``ValueError``) raise."""
+    factory = LOSSES.get(name)
     signature = inspect.signature(factory)
     try:
         signature.bind(**params)

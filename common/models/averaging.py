@@ -22,6 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from common.models.checkpoint import load_checkpoint, unwrap_model
+from common.registry import check_choice
 
 
 def average_state_dicts(
@@ -91,8 +92,7 @@ def average_checkpoints(
     With ``mode="exponential"`` or ``top_n`` the files are ranked by stored metric first; plain
     uniform averaging of all files needs no metric.
     """
-    if mode not in ("uniform", "exponential"):
-        raise ValueError(f"unknown averaging mode {mode!r}; known: ['exponential', 'uniform']")
+    check_choice("averaging mode", mode, ("exponential", "uniform"))
     if not paths:
         raise ValueError("nothing to average: no checkpoint paths given")
     if mode == "exponential" or top_n is not None:

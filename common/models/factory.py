@@ -43,20 +43,25 @@ from common.models.pretrained import (
     offline_message,
     plan_encoder_init,
 )
+from common.registry import Registry
 
-ARCHS: dict[str, type[nn.Module]] = {
-    "unet": smp.Unet,
-    "unetplusplus": smp.UnetPlusPlus,
-    "linknet": smp.Linknet,
-    "linknet_concat": LinkNetConcat,
-    "fpn": smp.FPN,
-    "deeplabv3": smp.DeepLabV3,
-    "deeplabv3plus": smp.DeepLabV3Plus,
-    "pan": smp.PAN,
-    "manet": smp.MAnet,
-    "pspnet": smp.PSPNet,
-    "upernet": smp.UPerNet,
-}
+ARCHS: Registry[type[nn.Module]] = Registry(
+    "arch",
+    {
+        "unet": smp.Unet,
+        "unetplusplus": smp.UnetPlusPlus,
+        "linknet": smp.Linknet,
+        "linknet_concat": LinkNetConcat,
+        "fpn": smp.FPN,
+        "deeplabv3": smp.DeepLabV3,
+        "deeplabv3plus": smp.DeepLabV3Plus,
+        "pan": smp.PAN,
+        "manet": smp.MAnet,
+        "pspnet": smp.PSPNet,
+        "upernet": smp.UPerNet,
+    },
+    case_insensitive=True,
+)
 
 _PRETRAINED_CHANNELS = 3  # pretrained encoders are RGB
 # Decoders that pool the deepest features further need them at least this large (PAN: 3 poolings).
@@ -65,10 +70,7 @@ _MIN_DEEPEST = {"pan": 8}
 
 def get_arch(name: str) -> type[nn.Module]:
     """Architecture class registered under ``name`` (case-insensitive)."""
-    try:
-        return ARCHS[name.lower()]
-    except KeyError:
-        raise KeyError(f"unknown arch {name!r}; known: {sorted(ARCHS)}") from None
+    return ARCHS.get(name)
 
 
 def build_model(cfg: ModelConfig | Mapping[str, Any]) -> SegmentationNet:
@@ -152,8 +154,8 @@ def _as_config(cfg: ModelConfig | Mapping[str, Any]) -> ModelConfig:
 def _check_names(cfg: ModelConfig) -> None:
     for field_name in ("encoder_attention", "decoder_attention"):
         name = getattr(cfg, field_name)
-        if name is not None and name.lower() not in ATTENTIONS:
-            raise KeyError(f"{field_name}: unknown attention {name!r}; known: {sorted(ATTENTIONS)}")
+        if name is not None:
+            ATTENTIONS.check(name, where=field_name)
     if cfg.encoder_attention is not None and not cfg.encoder.startswith("tu-"):
         raise ValueError(
             f"encoder_attention needs a timm encoder ('tu-<name>', e.g. 'tu-resnet34'); "

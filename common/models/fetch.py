@@ -19,10 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from tqdm import tqdm
 
-from common.config import ConfigError, config_from_dict
+from common.config import ConfigError, config_from_dict, read_config
 from common.models.config import ModelConfig
 from common.models.pretrained import (
     PretrainedWeightsError,
@@ -37,15 +36,10 @@ DEFAULT_TITLE = "kaggle-seg encoder weights"
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """The config's plain mapping with its ``base`` files merged under it."""
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
-    return data
+    return read_config(path)
 
 
 def _same_folder(a: str | Path, b: str | Path) -> bool:

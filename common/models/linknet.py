@@ -19,6 +19,8 @@ from segmentation_models_pytorch.base import SegmentationHead, SegmentationModel
 from segmentation_models_pytorch.encoders import get_encoder
 from torch import nn
 
+from common.registry import check_choice
+
 UPSAMPLE_MODES = ("transposed", "bilinear", "nearest")
 
 
@@ -74,8 +76,7 @@ class LinkNetConcatDecoder(nn.Module):
         self, encoder_channels: Sequence[int], prefinal_channels: int = 32, upsample: str = "transposed"
     ):
         super().__init__()
-        if upsample not in UPSAMPLE_MODES:
-            raise ValueError(f"unknown linknet_concat upsample {upsample!r}; known: {list(UPSAMPLE_MODES)}")
+        check_choice("linknet_concat upsample", upsample, UPSAMPLE_MODES)
         # Skip widths deepest first, without the input-resolution entry; the last block has none.
         skips = list(encoder_channels[1:])[::-1][1:] + [0]
         # Blocks output their skip's width; a block with no skip (or a 0-channel dummy skip of a

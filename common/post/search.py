@@ -27,9 +27,10 @@ from tqdm.auto import tqdm
 
 from common.metrics import dice, tgs_iou_precision, threshold_sweep
 from common.post.binary import connected_components
+from common.registry import Registry, UnknownNameError
 
 PerImageMetric = Callable[[np.ndarray, np.ndarray], float]
-_NAMED: dict[str, PerImageMetric] = {"tgs": tgs_iou_precision, "dice": dice}
+_NAMED: Registry[PerImageMetric] = Registry("metric", {"tgs": tgs_iou_precision, "dice": dice})
 
 
 @dataclass
@@ -44,8 +45,8 @@ class SearchResult:
 def _per_image_fn(metric: str | PerImageMetric) -> PerImageMetric:
     if isinstance(metric, str):
         if metric not in _NAMED:
-            raise ValueError(f"unknown metric {metric!r}; known: {', '.join(_NAMED)} or a callable")
-        return _NAMED[metric]
+            raise UnknownNameError("metric", metric, _NAMED.names(), also="a callable")
+        return _NAMED.get(metric)
     return metric
 
 

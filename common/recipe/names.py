@@ -1,8 +1,10 @@
 """Every registry name an experiment uses is checked as soon as it loads, before a stage writes
 anything (``folds.csv``, ``fold0/config.yaml``): architectures, encoders, attentions, extra
-channels, losses (and the loss schedule), augmentations, samplers, optimizers and schedulers
-(GBM backends and other closed choices are ``Literal`` fields, checked by ``common.config``).
-Encoders are checked against smp's and timm's name lists without building a model.
+channels, losses (and the loss schedule), augmentations, samplers, optimizers and schedulers, each
+against its :class:`~common.registry.Registry` (the same table the stage builds from), so the
+message is the registry's (known names, a close match) prefixed by the dotted key (GBM backends and
+other closed choices are ``Literal`` fields, checked by ``common.config``). Encoders are checked
+against smp's and timm's name lists without building a model.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from common.models import ModelConfig
 from common.models.blocks.attention import ATTENTIONS
 from common.models.blocks.extra_channels import EXTRA_CHANNELS
 from common.models.factory import ARCHS
+from common.registry import Registry, UnknownNameError
 from common.train import TrainConfig
 from common.train.optim import OPTIMIZERS
 from common.train.schedulers import SCHEDULERS
@@ -33,9 +36,13 @@ def _sections(cfg: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield from _sections(getattr(cfg, f.name), f"{prefix}{f.name}.")
 
 
-def _known(key: str, name: Any, known: Any, what: str) -> None:
-    if name is not None and name not in known and str(name).lower() not in known:
-        raise ConfigError(f"{key}: unknown {what} {name!r}; known: {sorted(known)}")
+def _known(key: str, name: Any, registry: Registry[Any]) -> None:
+    if name is None:
+        return
+    try:
+        registry.check(name, where=key)
+    except UnknownNameError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def encoder_known(name: str) -> bool:
@@ -50,19 +57,19 @@ def encoder_known(name: str) -> bool:
 
 
 def _check_model(key: str, cfg: ModelConfig) -> None:
-    _known(f"{key}arch", cfg.arch, ARCHS, "arch")
+    _known(f"{key}arch", cfg.arch, ARCHS)
     if not encoder_known(cfg.encoder):
         raise ConfigError(f"{key}encoder: unknown encoder {cfg.encoder!r}; use an smp encoder name "
                           f"(segmentation_models_pytorch.encoders.get_encoder_names()) or tu-<timm model name>")
     for name in ("encoder_attention", "decoder_attention"):
-        _known(f"{key}{name}", getattr(cfg, name), ATTENTIONS, "attention")
+        _known(f"{key}{name}", getattr(cfg, name), ATTENTIONS)
     for i, channel in enumerate(cfg.extra_channels):
-        _known(f"{key}extra_channels[{i}]", channel, EXTRA_CHANNELS, "extra channel")
+        _known(f"{key}extra_channels[{i}]", channel, EXTRA_CHANNELS)
 
 
 def _check_train(key: str, cfg: TrainConfig) -> None:
-    _known(f"{key}optimizer", cfg.optimizer, OPTIMIZERS, "optimizer")
-    _known(f"{key}scheduler.name", cfg.scheduler.name, SCHEDULERS, "scheduler")
+    _known(f"{key}optimizer", cfg.optimizer, OPTIMIZERS)
+    _known(f"{key}scheduler.name", cfg.scheduler.name, SCHEDULERS)
     specs = [("loss", cfg.loss)] + [(f"loss_schedule[{i}].loss", phase.loss) for i, phase in enumerate(cfg.loss_schedule)]
     for where, spec in specs:  # train.loss too when a schedule replaces it: a typo is still a typo
         try:
@@ -76,7 +83,7 @@ def _check_data(key: str, cfg: DataConfig) -> None:
         augmentation_transforms(cfg.augment)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"{key}augment: {exc}") from None
-    _known(f"{key}sampler", cfg.sampler, SAMPLERS, "sampler")
+    _known(f"{key}sampler", cfg.sampler, SAMPLERS)
 
 
 _CHECKS = ((ModelConfig, _check_model), (TrainConfig, _check_train), (DataConfig, _check_data))

@@ -10,6 +10,7 @@ A run folder (``run.out``) holds::
     post/post.json            the searched post-processing and its out-of-fold scores
     stack/stack.json          the second level's decision; stack/stacker.pkl its fitted model
     submission.csv            the Kaggle submission
+    oof_submission.csv        the out-of-fold predictions as a submission (DSB2018)
     summary.json, timings.json  the pipeline's scores and stage times
 
 Stages name what they read through :class:`RunFolder`; a missing input raises
@@ -33,6 +34,14 @@ class RunFolder:
     def __init__(self, out: str | Path, package: str = "") -> None:
         self.root = Path(out)
         self.package = package
+
+    @classmethod
+    def of(cls, experiment: Any) -> RunFolder:
+        """The run folder of an experiment (``experiment.run.out``); its stage modules are the
+        package that defines the experiment's class (``competitions.salt.config.SaltExperiment`` ->
+        ``python -m competitions.salt.<stage>``)."""
+        module = type(experiment).__module__
+        return cls(experiment.run.out, module.rsplit(".", 1)[0] if "." in module else "")
 
     def __repr__(self) -> str:
         return f"RunFolder({str(self.root)!r})"
@@ -87,6 +96,11 @@ class RunFolder:
     @property
     def submission(self) -> Path:
         return self.root / "submission.csv"
+
+    @property
+    def oof_submission(self) -> Path:
+        """The out-of-fold instances written as a submission (scored against the train truth)."""
+        return self.root / "oof_submission.csv"
 
     @property
     def summary_json(self) -> Path:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
 _FOLD = re.compile(r"fold(\d+)$")
+T = TypeVar("T")
 
 
 @dataclass
@@ -53,6 +55,12 @@ def saved_config(run_dir: str | Path) -> Path:
     if not saved:
         raise FileNotFoundError(f"{run_dir}: no fold<k>/config.yaml (written when training starts)")
     return saved[0]
+
+
+def saved_experiment(run_dir: str | Path, load: Callable[[str, Sequence[str]], T]) -> T:
+    """The experiment saved in the run's first ``fold<k>/config.yaml``, loaded by the competition's
+    ``load_experiment`` with ``run.out`` set to ``run_dir`` (a moved run folder still finds its maps)."""
+    return load(str(saved_config(run_dir)), [f"run.out={run_dir}"])
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

@@ -1,5 +1,5 @@
 """The scoreboard across runs: one row per run folder's ``summary.json`` with the out-of-fold scores
-(every ``oof_*`` key: e.g. plain threshold, tuned post-processing, with the stacker), the stacker's
+(every ``oof_*`` key, also those in ``details``: e.g. plain threshold, tuned post-processing, with the stacker), the stacker's
 gain, the anchor baseline (``baseline_name``, ``baseline_score``), the CV score, and wall seconds per stage.
 
 Shown as two text or Markdown tables (scores; wall time) and written as CSV + Markdown. Callers may
@@ -29,7 +29,8 @@ _EXTRA = ("status", "wall_s", "target_s")
 def scoreboard_row(summary: Mapping[str, Any], run: str = "") -> dict[str, Any]:
     """One scoreboard row from a pipeline's ``summary.json`` content."""
     row: dict[str, Any] = {"run": run, "competition": summary.get("competition", run), "metric": summary.get("metric", "")}
-    for key, value in summary.items():
+    details = summary.get("details") if isinstance(summary.get("details"), Mapping) else {}
+    for key, value in [*details.items(), *summary.items()]:
         if key.startswith("oof_") and _is_number(value):
             row[key] = float(value)
     for key in ("stack_gain", "stack_used"):

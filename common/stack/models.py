@@ -19,6 +19,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from common.registry import Registry, check_choice
+
 # numeric parameters that param_jitter may scale; fractions stay within (0, 1]
 _JITTERABLE = {
     "learning_rate", "num_leaves", "max_depth", "depth", "min_child_samples", "min_data_in_leaf",
@@ -71,10 +73,8 @@ class GBM:
     """A bag of boosters, one per seed in ``cfg.seeds``, trained on the same data."""
 
     def __init__(self, cfg: GBMConfig) -> None:
-        if cfg.backend not in _BACKENDS:
-            raise KeyError(f"unknown GBM backend {cfg.backend!r}; known: {sorted(_BACKENDS)}")
-        if cfg.objective not in ("binary", "regression"):
-            raise ValueError(f"unknown objective {cfg.objective!r}; known: ['binary', 'regression']")
+        GBM_BACKENDS.check(cfg.backend)
+        check_choice("objective", cfg.objective, ("binary", "regression"))
         if not cfg.seeds:
             raise ValueError("GBMConfig.seeds is empty; give at least one seed")
         self.cfg = cfg
@@ -101,7 +101,7 @@ class GBM:
         valid = None
         if X_valid is not None and y_valid is not None:
             valid = (self._align(X_valid), self._check_target(y_valid, "y_valid"))
-        backend = _BACKENDS[self.cfg.backend]
+        backend = GBM_BACKENDS.get(self.cfg.backend)
         base = {**backend.defaults, **self.cfg.params, "learning_rate": self.cfg.learning_rate}
         self.boosters, self.best_iterations = [], []
         for seed in self.cfg.seeds:
@@ -116,13 +116,13 @@ class GBM:
         if not self.boosters:
             raise RuntimeError("GBM.predict called before fit")
         X = self._align(X)
-        backend = _BACKENDS[self.cfg.backend]
+        backend = GBM_BACKENDS.get(self.cfg.backend)
         return np.mean([backend.predict(self, b, X) for b in self.boosters], axis=0)
 
     def importance(self) -> pd.Series:
         """Feature importance averaged over the bag, each booster's normalized to sum to 1
         (LightGBM: split gain; CatBoost: PredictionValuesChange)."""
-        backend = _BACKENDS[self.cfg.backend]
+        backend = GBM_BACKENDS.get(self.cfg.backend)
         values = []
         for booster in self.boosters:
             raw = np.asarray(backend.importance(booster), dtype=np.float64)
@@ -231,4 +231,4 @@ class _CatBoost:
         return booster.get_feature_importance()
 
 
-_BACKENDS: dict[str, Any] = {"lightgbm": _LightGBM, "catboost": _CatBoost}
+GBM_BACKENDS: Registry[Any] = Registry("GBM backend", {"lightgbm": _LightGBM, "catboost": _CatBoost})

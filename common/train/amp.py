@@ -20,6 +20,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from common.registry import check_choice
+
 AMP_MODES = ("auto", "fp32", "fp16", "bf16")
 
 
@@ -31,8 +33,7 @@ def native_bf16(device: torch.device) -> bool:
 
 def resolve_amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for ``amp`` on ``device``; ``None`` means run in full precision."""
-    if amp not in AMP_MODES:
-        raise ValueError(f"unknown amp mode {amp!r}; known: {list(AMP_MODES)}")
+    check_choice("amp mode", amp, AMP_MODES)
     if amp == "fp32":
         return None
     if amp == "fp16":

@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from common.registry import Registry
+
 _Factory = Callable[[list[dict[str, Any]], float, float, float, bool, bool], torch.optim.Optimizer]
 
 
@@ -35,7 +37,9 @@ def _rmsprop(
     return torch.optim.RMSprop(groups, lr=lr, weight_decay=wd, momentum=momentum)
 
 
-OPTIMIZERS: dict[str, _Factory] = {"adam": _adam, "adamw": _adamw, "sgd": _sgd, "rmsprop": _rmsprop}
+OPTIMIZERS: Registry[_Factory] = Registry(
+    "optimizer", {"adam": _adam, "adamw": _adamw, "sgd": _sgd, "rmsprop": _rmsprop}, case_insensitive=True
+)
 
 
 def encoder_of(model: nn.Module) -> nn.Module | None:
@@ -71,12 +75,10 @@ def build_optimizer(
     ``momentum``/``nesterov`` apply to SGD (and ``momentum`` to RMSprop); Adam/AdamW keep their
     default betas.
     """
-    key = name.lower()
-    if key not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; known: {sorted(OPTIMIZERS)}")
+    factory = OPTIMIZERS.get(name)
     groups = param_groups(model, lr, encoder_lr_mult)
     params = [p for g in groups for p in g["params"]]
     if not params:
         raise ValueError(f"{type(model).__name__} has no parameters to optimize")
     fused = all(p.is_cuda and p.is_floating_point() for p in params)
-    return OPTIMIZERS[key](groups, lr, weight_decay, momentum, nesterov, fused)
+    return factory(groups, lr, weight_decay, momentum, nesterov, fused)

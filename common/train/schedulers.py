@@ -33,6 +33,7 @@ from typing import Any
 
 import torch
 
+from common.registry import Registry
 from common.train.config import SchedulerConfig
 
 _EPS = 1e-9
@@ -115,15 +116,18 @@ def _step(cfg: SchedulerConfig, span: float, floor: float) -> Curve:
     return Curve(lambda t: cfg.gamma ** math.floor(t / cfg.step_epochs + _EPS))
 
 
-SCHEDULERS: dict[str, Callable[[SchedulerConfig, float, float], Curve]] = {
-    "constant": _constant,
-    "cosine": _cosine,
-    "cosine_restarts": _cosine_restarts,
-    "cyclic": _cyclic,
-    "one_cycle": _one_cycle,
-    "step": _step,
-    "plateau": _constant,
-}
+SCHEDULERS: Registry[Callable[[SchedulerConfig, float, float], Curve]] = Registry(
+    "scheduler",
+    {
+        "constant": _constant,
+        "cosine": _cosine,
+        "cosine_restarts": _cosine_restarts,
+        "cyclic": _cyclic,
+        "one_cycle": _one_cycle,
+        "step": _step,
+        "plateau": _constant,
+    },
+)
 
 
 class Scheduler:
@@ -141,8 +145,7 @@ class Scheduler:
         epochs: int,
         steps_per_epoch: int,
     ) -> None:
-        if cfg.name not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {cfg.name!r}; known: {sorted(SCHEDULERS)}")
+        curve = SCHEDULERS.get(cfg.name)
         if steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
         span = epochs - cfg.warmup_epochs
@@ -153,7 +156,7 @@ class Scheduler:
         self.steps_per_epoch = steps_per_epoch
         self.base_lrs = [float(g["lr"]) for g in optimizer.param_groups]
         self.floor = min(cfg.min_lr / lr, 1.0)
-        self.curve = SCHEDULERS[cfg.name](cfg, span, self.floor)
+        self.curve = curve(cfg, span, self.floor)
         self.scale = 1.0
         self._best: float | None = None
         self._bad_epochs = 0

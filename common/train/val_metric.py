@@ -27,9 +27,10 @@ import numpy as np
 
 from common.metrics import dice_scores, tgs_scores
 from common.post.search import PerImageMetric, best_triplet, triplet_rows
+from common.registry import Registry, UnknownNameError
 
 ScoresFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-_SCORES: dict[str, ScoresFn] = {"tgs": tgs_scores, "dice": dice_scores}
+_SCORES: Registry[ScoresFn] = Registry("score", {"tgs": tgs_scores, "dice": dice_scores})
 
 
 class ValidationMetric(ABC):
@@ -73,7 +74,7 @@ class BinarizedMean(ValidationMetric):
     def __init__(self, scores: str | ScoresFn, threshold: float = 0.5, channel: int = 0) -> None:
         if isinstance(scores, str):
             if scores not in _SCORES:
-                raise ValueError(f"unknown score {scores!r}; known: {', '.join(_SCORES)} or a callable")
+                raise UnknownNameError("score", scores, _SCORES.names(), also="a callable")
             scores = _SCORES[scores]
         self.scores, self.threshold, self.channel = scores, threshold, channel
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from common.config import load_config
+from common.config import experiment_loader
 from common.data import DataConfig
 from common.infer.config import PredictConfig
+from common.infer.ensemble import EnsembleConfig
 from common.infer.tiling import TilingConfig
 from common.models import ModelConfig
 from common.recipe.config import RunConfig
-from common.stack import GBMConfig
+from common.recipe.threshold_stack import ThresholdStackConfig
 from common.train import TrainConfig
 
 
@@ -56,33 +56,9 @@ class PostConfig:
 
 
 @dataclass
-class StackConfig:
-    """Per-image threshold regressor: a GBM on map statistics predicts each image's best threshold
-    (``gbm.objective`` is always ``regression``). ``enabled`` runs the stage; ``submit`` uses the stacker only when its out-of-fold gain over the
-    tuned global threshold is at least ``min_gain`` (smaller gains are noise on a few cars)."""
-
-    enabled: bool = False
-    min_gain: float = 0.001
-    thresholds: list[float] = field(default_factory=lambda: [round(0.2 + 0.05 * i, 2) for i in range(13)])
-    gbm: GBMConfig = field(
-        default_factory=lambda: GBMConfig(
-            objective="regression", n_estimators=200, early_stopping_rounds=None,
-            params={"num_leaves": 7, "min_data_in_leaf": 5},
-        )
-    )
-
-
-@dataclass
-class EnsembleConfig:
-    """Runs (run folders of other Carvana experiments on the same data and folds) whose maps are
-    averaged into this run by ``competitions.carvana.ensemble``; ``weights`` default to equal."""
-
-    members: list[str] = field(default_factory=list)
-    weights: list[float] | None = None
-
-
-@dataclass
 class CarvanaExperiment:
+    """``ensemble.members``: run folders whose maps ``competitions.carvana.ensemble`` averages."""
+
     run: RunConfig = field(default_factory=lambda: RunConfig(out="runs/carvana"))
     source: SourceConfig = field(default_factory=SourceConfig)
     input: InputConfig = field(default_factory=InputConfig)
@@ -95,9 +71,8 @@ class CarvanaExperiment:
         default_factory=lambda: PredictConfig(tiling=TilingConfig(tile_size=1024, overlap=256))
     )
     post: PostConfig = field(default_factory=PostConfig)
-    stack: StackConfig = field(default_factory=StackConfig)
+    stack: ThresholdStackConfig = field(default_factory=ThresholdStackConfig)  # features: map statistics, view
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
 
 
-def load_experiment(path: str | None, overrides: Sequence[str] = ()) -> CarvanaExperiment:
-    return load_config(path, CarvanaExperiment, overrides)
+load_experiment = experiment_loader(CarvanaExperiment)

@@ -31,9 +31,12 @@ from PIL import Image, UnidentifiedImageError
 from common.io.csv_readers import read_rle_table
 from common.io.images import read_image, read_mask
 from common.io.rle import parse_rle, rle_decode
+from common.io.submission import SubmissionFormat
 
 IMAGE_SHAPE = (1280, 1918)  # height, width
 N_VIEWS = 16
+# img,rle_mask, row-major RLE, one row per image (written gzipped as submission.csv.gz)
+SUBMISSION_FORMAT = SubmissionFormat("carvana", "img", "rle_mask", IMAGE_SHAPE, "C", one_row_per_image=True)
 _NAME = re.compile(r"(?P<car>[0-9A-Za-z]+)_(?P<view>\d{2})")
 _METADATA_COLUMNS = ["year", "make", "model", "trim1", "trim2"]
 

@@ -3,50 +3,51 @@ the binarization threshold, then the "unreliable top" hull fix, kept only where 
 ``python -m competitions.carvana.postprocess --config configs/demo.yaml``.
 
 Writes ``<run.out>/post/post.json`` (choices and scores) and ``search.csv`` (every candidate).
+:func:`post_mask` applies the choice to one map (``stack``, ``submit`` and the report use it).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from common.io.atomic import atomic_text_writer
-from common.metrics import threshold_sweep
-from common.recipe.cli import stage_main
+from common.metrics import dice, threshold_sweep
+from common.post.binary import binarize, hull_fill_uncertain
+from common.recipe.cli import stage_command
+from common.recipe.oof import OutOfFold, plane
+from common.recipe.run_folder import RunFolder
 from competitions.carvana.config import CarvanaExperiment, load_experiment
-from competitions.carvana.oof import OutOfFold, load_oof, per_image_dice
+from competitions.carvana.data import CarvanaData
+from competitions.carvana.inputs import out_of_fold
 
 
-class _Planes(Sequence):
-    """The maps (or truths) of ``ids`` read one at a time, so full-size images never all sit in memory."""
+def post_mask(
+    prob: np.ndarray, threshold: float, post: Mapping[str, float], cfg: CarvanaExperiment
+) -> np.ndarray:
+    """Binarize a ``[1,H,W]``/``[H,W]`` map at ``threshold``, with the hull fix when ``post`` chose it."""
+    if post.get("hull_min_area", 0) > 0:
+        return hull_fill_uncertain(plane(prob), threshold, cfg.post.hull_low, cfg.post.hull_high,
+                                   int(post["hull_min_area"]), cfg.post.hull_top_fraction)
+    return binarize(plane(prob), threshold)
 
-    def __init__(self, source: object, ids: list[str], plane: bool) -> None:
-        self.source, self.ids, self.plane = source, ids, plane
 
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __getitem__(self, index: int | slice) -> np.ndarray | list[np.ndarray]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        value = self.source[self.ids[index]]
-        return value[0] if self.plane else value
+def per_image_dice(oof: OutOfFold, thresholds: Mapping[str, float], post: Mapping[str, float],
+                   cfg: CarvanaExperiment) -> np.ndarray:
+    """Dice of each out-of-fold image post-processed at its own threshold."""
+    return np.array([dice(oof.truths[i], post_mask(oof.maps[i], thresholds[i], post, cfg)) for i in oof.ids])
 
 
 def threshold_scores(oof: OutOfFold, thresholds: Sequence[float]) -> np.ndarray:
-    """``[n_images, n_thresholds]`` Dice of ``prob > t`` for every out-of-fold image."""
-    _, matrix = threshold_sweep(_Planes(oof.truths, oof.ids, False), _Planes(oof.maps, oof.ids, True),
-                                thresholds, metric="dice", per_image=True)
-    return matrix
+    """``[n_images, n_thresholds]`` Dice of ``prob > t`` for every out-of-fold image, read one at a time."""
+    return threshold_sweep(oof.truth_list(), oof.prob_list(), thresholds, metric="dice", per_image=True)[1]
 
 
-def run(cfg: CarvanaExperiment) -> dict[str, float]:
-    oof = load_oof(cfg)
+def run(cfg: CarvanaExperiment, data: CarvanaData | None = None) -> dict[str, float]:
+    oof = out_of_fold(cfg, data)
     grid = sorted(set(map(float, cfg.post.thresholds)) | {0.5})
     scores = threshold_scores(oof, grid)
     means = scores.mean(axis=0)
@@ -70,22 +71,19 @@ def run(cfg: CarvanaExperiment) -> dict[str, float]:
         "hull_gain": best_score - float(means[best]),
         "baseline_all_empty": float(np.mean([not oof.truths[i].any() for i in oof.ids])),
     }
-    out = Path(cfg.run.out) / "post"
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_text_writer(out / "search.csv") as fh:
+    run = RunFolder.of(cfg)
+    run.post_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_text_writer(run.post_dir / "search.csv") as fh:
         pd.DataFrame(rows).to_csv(fh, index=False)
-    with atomic_text_writer(out / "per_image.csv") as fh:
+    with atomic_text_writer(run.post_dir / "per_image.csv") as fh:
         pd.Series(plain, name="dice").rename_axis("id").to_csv(fh)
-    with atomic_text_writer(out / "post.json") as fh:
-        json.dump(summary, fh, indent=2)
+    run.write_json(run.post_json, summary)
     print(f"post: threshold={threshold} hull_min_area={chosen} oof_dice={best_score:.5f} "
           f"(0.5 only: {summary['oof_dice_threshold_0.5']:.5f}, hull gain {summary['hull_gain']:+.5f})")
     return summary
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
-
+main = stage_command(__doc__, load_experiment, run)
 
 if __name__ == "__main__":
     main()

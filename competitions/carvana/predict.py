@@ -13,38 +13,26 @@ out-of-fold mean Dice at threshold 0.5.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
 
 import numpy as np
-import torch
 
 from common.infer.fold_predict import predict_folds
-from common.infer.scaled import ScaledModel
-from common.infer.store import open_maps
-from common.infer.tta import TTAConfig, build_tta
+from common.infer.scaled import scaled_tta
+from common.infer.tta import TTAConfig
 from common.metrics import dice_scores
-from common.recipe.cli import stage_main
-from common.train.distributed import resolve_device
+from common.recipe.cli import stage_command
 from common.train.kfold import selected_folds
 from competitions.carvana.config import CarvanaExperiment, load_experiment
-from competitions.carvana.inputs import TruthMasks, load_data, predict_dataset
+from competitions.carvana.data import CarvanaData
+from competitions.carvana.inputs import load_data, out_of_fold, predict_dataset
 
 
-def scaled_tta(cfg: CarvanaExperiment) -> Callable[[torch.nn.Module], torch.nn.Module]:
-    """Wraps a fold network so it runs ``predict.tta`` at the network's scale on full-size tiles and
-    returns full-size logits (``predict_folds``' ``wrap_model``)."""
-    def wrap(model: torch.nn.Module) -> torch.nn.Module:
-        return ScaledModel(build_tta(model, cfg.predict.tta, output="logits"), cfg.input.scale).eval()
-
-    return wrap
-
-
-def run(cfg: CarvanaExperiment) -> dict[str, float]:
+def run(cfg: CarvanaExperiment, data: CarvanaData | None = None) -> dict[str, float]:
     """Predict every selected fold's out-of-fold images (unless ``predict.oof`` is false) and the
     test set; returns the OOF Dice at 0.5 (empty without out-of-fold maps)."""
     if cfg.predict.tiling is None:
         raise ValueError("predict.tiling is null: Carvana predicts full-size images tile by tile; set it")
-    data = load_data(cfg)
+    data = load_data(cfg) if data is None else data
     folds = selected_folds(cfg.run, cfg.data.n_folds)
     train = data.train
     tiles_only = dataclasses.replace(cfg.predict, tta=TTAConfig())  # TTA runs inside scaled_tta's wrapper
@@ -52,20 +40,18 @@ def run(cfg: CarvanaExperiment) -> dict[str, float]:
         folds, cfg.run.out, cfg.model, tiles_only,
         lambda fold: predict_dataset(cfg, train[train["fold"] == fold]),
         predict_dataset(cfg, data.test) if len(data.test) else None,
-        resolve_device(cfg.train.device), wrap_model=scaled_tta(cfg),
+        wrap_model=scaled_tta(cfg.predict.tta, cfg.input.scale),
     )
     if not result.oof:
         return {}
-    oof = open_maps(result.oof)
-    truths = TruthMasks(train[train["fold"].isin(folds)])
+    oof = out_of_fold(cfg, data)
     # One full-size map and truth at a time: the fold's maps never sit in memory together.
-    score = float(np.mean([dice_scores(truths[i][None], (oof[i][0] > 0.5)[None])[0] for i in truths]))
+    score = float(np.mean([dice_scores(oof.truths[i][None], (oof.maps[i][0] > 0.5)[None])[0] for i in oof.ids]))
     print(f"oof_dice_threshold_0.5={score:.5f}")
     return {"oof_dice_threshold_0.5": score}
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
+main = stage_command(__doc__, load_experiment, run)
 
 
 if __name__ == "__main__":

@@ -9,46 +9,32 @@ gallery shows exactly what was scored. Images and masks are shown downscaled to 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pandas as pd
 
+from common.recipe.run_folder import RunFolder
+from common.recipe.threshold_stack import oof_thresholds
 from common.report.gallery import GalleryItem, worst_items
 from common.report.gallery_cli import gallery_report_main
-from common.report.run_files import saved_config
-from competitions.carvana.config import CarvanaExperiment, load_experiment
+from common.report.run_files import saved_experiment
+from competitions.carvana.config import load_experiment
 from competitions.carvana.data import IMAGE_SHAPE, load_image
-from competitions.carvana.oof import OutOfFold, load_oof, per_image_dice, post_mask, read_post
+from competitions.carvana.inputs import out_of_fold
+from competitions.carvana.postprocess import per_image_dice, post_mask
 
 WIDTH = 480  # gallery width of the 1918x1280 images
 _SIZE = (WIDTH, round(IMAGE_SHAPE[0] * WIDTH / IMAGE_SHAPE[1]))  # cv2 (width, height)
 
 
-def run_config(run_dir: str | Path) -> CarvanaExperiment:
-    """The experiment saved in the run's first ``fold<k>/config.yaml``, with ``run.out`` = ``run_dir``."""
-    return load_experiment(str(saved_config(run_dir)), [f"run.out={run_dir}"])
-
-
-def scored_thresholds(cfg: CarvanaExperiment, oof: OutOfFold) -> dict[str, float]:
-    """Each out-of-fold image's threshold: the stacker's out-of-fold pick when it was used, else the
-    searched global threshold."""
-    stack = Path(cfg.run.out) / "stack"
-    if (stack / "stack.json").is_file() and json.loads((stack / "stack.json").read_text())["used"]:
-        picked = pd.read_csv(stack / "thresholds.csv", index_col="id")["picked"]
-        return {i: float(picked[i]) for i in oof.ids}
-    return dict.fromkeys(oof.ids, float(read_post(cfg)["threshold"]))
-
-
 def gallery_items(run_dir: str | Path, k: int = 12) -> list[GalleryItem]:
     """The ``k`` out-of-fold images with the lowest Dice, worst first."""
-    cfg = run_config(run_dir)
-    oof = load_oof(cfg)
-    post = read_post(cfg)
-    thresholds = scored_thresholds(cfg, oof)
+    cfg = saved_experiment(run_dir, load_experiment)
+    oof = out_of_fold(cfg)
+    post = RunFolder.of(cfg).read_post()
+    thresholds = oof_thresholds(RunFolder.of(cfg), oof.ids)
     items = []
     for image_id, score in worst_items(oof.ids, per_image_dice(oof, thresholds, post, cfg), k):
         row = oof.table.loc[image_id]

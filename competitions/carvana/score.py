@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from common.io.scoring import run_binary_cli
+from competitions.carvana.data import SUBMISSION_FORMAT
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Score ``--submission`` against ``--truth``; see ``--help``."""
-    return run_binary_cli("carvana", "dice", __doc__.splitlines()[0], argv)
+    return run_binary_cli(SUBMISSION_FORMAT, "dice", __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,9 @@ from skimage.morphology import remove_small_objects
 from skimage.segmentation import watershed
 from tqdm import tqdm
 
-from common.io.submission import write_dsb_submission
+from common.io.submission import write_submission
 from common.metrics import dsb_average_precision
-from competitions.dsb2018.data import ImageRecord, list_images, load_image, load_labels
+from competitions.dsb2018.data import SUBMISSION_FORMAT, ImageRecord, list_images, load_image, load_labels
 
 
 def classical_instances(image: np.ndarray, min_size: int = 15, min_distance: int = 5) -> np.ndarray:
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             truth = load_labels(record, image.shape[:2])
             scores.append(dsb_average_precision(truth, predictions[record.image_id]))
     if args.submission:
-        write_dsb_submission(predictions, args.submission, expected_ids=list(predictions))
+        write_submission(SUBMISSION_FORMAT, predictions, args.submission, expected_ids=list(predictions))
         print(f"wrote {args.submission}")
     if scores:
         print(f"images={len(scores)} mean_ap={np.mean(scores):.4f}")

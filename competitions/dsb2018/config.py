@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from common.config import ConfigError, load_config
+from common.config import ConfigError, experiment_loader
 from common.data import DataConfig
 from common.infer.config import PredictConfig
 from common.models import ModelConfig
@@ -103,5 +102,6 @@ class DsbExperiment:
     stack: StackConfig = field(default_factory=StackConfig)
 
 
-def load_experiment(path: str | None, overrides: Sequence[str] = ()) -> DsbExperiment:
-    return load_config(path, DsbExperiment, overrides)
+load_experiment = experiment_loader(DsbExperiment)
+
+

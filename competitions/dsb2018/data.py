@@ -7,18 +7,28 @@ Layout (one folder per image)::
 
 Instances are returned as an ``int32`` label image (0 = background, 1..N = nuclei). Truth masks
 that overlap are resolved (each contested pixel goes to the first mask in file-name order) with a
-warning naming the image, so no pixel ever belongs to two nuclei.
+warning naming the image, so no pixel ever belongs to two nuclei. :func:`folder_truth` gives the
+truth of a labelled folder to the scorer; :data:`SUBMISSION_FORMAT` is the submission's format.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from common.io.images import read_image, read_mask
+from common.io.submission import SubmissionFormat
+
+# ImageId,EncodedPixels, column-major RLE, one row per nucleus (one empty row for an image without
+# nuclei), sizes per image, nuclei must not overlap
+SUBMISSION_FORMAT = SubmissionFormat(
+    "dsb2018", "ImageId", "EncodedPixels", shape=None, codec="F", one_row_per_image=False
+)
 
 
 @dataclass(frozen=True)
@@ -85,3 +95,9 @@ def load_labels(record: ImageRecord, shape: tuple[int, int] | None = None) -> np
             stacklevel=2,
         )
     return labels
+
+
+def folder_truth(root: str | Path) -> dict[str, Callable[[], np.ndarray]]:
+    """Truth of a labelled folder for :func:`common.io.scoring.score_instances`: ``id -> loader`` of
+    its label image (:func:`load_labels`, read one image at a time). Every image needs its masks."""
+    return {record.image_id: partial(load_labels, record) for record in list_images(root, require_masks=True)}

@@ -10,7 +10,7 @@ path a hidden test set goes through; the submission lands in ``<run.out>/submiss
 
     python -m competitions.dsb2018.evaluate --images DIR --config CFG run.out=RUN [overrides]
 
-The submission is scored by the exact local scorer (``common.io.scoring.score_dsb``). Prints one
+The submission is scored by the exact local scorer (``competitions.dsb2018.score.score_dsb``). Prints one
 row per kind (``competitions.dsb2018.groups.KINDS``) and ``all``, then ``score=<mean AP>`` last;
 ``--per-image OUT.csv`` writes ``ImageId,kind,score,baseline``; ``--no-baseline`` skips the
 baseline.
@@ -27,15 +27,17 @@ import pandas as pd
 from tqdm import tqdm
 
 from common.io.atomic import atomic_text_writer
-from common.io.scoring import score_dsb
 from common.metrics import dsb_scores
-from common.recipe.cli import exit_on_user_error, stage_main
+from common.recipe.cli import exit_on_user_error, stage_command
+from common.recipe.run_folder import RunFolder
 from competitions.dsb2018.baseline import baseline_scores
 from competitions.dsb2018.config import DsbExperiment, load_experiment
 from competitions.dsb2018.data import list_images, load_image
 from competitions.dsb2018.groups import KINDS, image_kind
-from competitions.dsb2018.oof import load_oof
+from competitions.dsb2018.inputs import LabelledImages
+from competitions.dsb2018.oof import out_of_fold
 from competitions.dsb2018.predict import predict_images
+from competitions.dsb2018.score import score_dsb
 from competitions.dsb2018.submit import oof_instances
 
 
@@ -91,14 +93,16 @@ def evaluate(folder: Path, submission: Path, baseline: bool = True, per_image: P
     return table
 
 
-def oof_kind_table(cfg: DsbExperiment, baseline: Mapping[str, float] | None = None) -> pd.DataFrame:
+def oof_kind_table(
+    cfg: DsbExperiment, baseline: Mapping[str, float] | None = None, data: LabelledImages | None = None,
+) -> pd.DataFrame:
     """The kind table of a finished run's out-of-fold instances (those ``submit`` writes), with the
-    baseline's per-image scores beside them when given."""
-    oof = load_oof(cfg)
+    baseline's per-image scores beside them when given (``data``: the labelled images, if read)."""
+    oof = out_of_fold(cfg, data)
     preds = oof_instances(cfg, oof)
     scores = dict(zip(oof.ids, dsb_scores([oof.truths[i] for i in oof.ids], [preds[i] for i in oof.ids]).tolist()))
     columns = {"model": scores} if baseline is None else {"model": scores, "baseline": baseline}
-    return kind_table(oof.data.table.loc[oof.ids, "kind"].to_dict(), columns)
+    return kind_table(oof.table["kind"].to_dict(), columns)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -116,10 +120,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
 
     def stage(cfg: DsbExperiment) -> None:
-        path = predict_images(cfg, args.images, Path(cfg.run.out) / f"submission_{args.images.name}.csv")
+        path = predict_images(cfg, args.images, RunFolder.of(cfg).root / f"submission_{args.images.name}.csv")
         evaluate(args.images, path, baseline, args.per_image)
 
-    stage_main(__doc__.splitlines()[0], rest, load_experiment, stage)
+    stage_command(__doc__, load_experiment, stage)(rest)
 
 
 if __name__ == "__main__":

@@ -12,15 +12,16 @@ import pandas as pd
 from tqdm import tqdm
 
 from common.data import SegmentationDataset, WeightedSampler, load_or_make_folds
+from common.data.instance_targets import make_targets, target_instances
 from common.metrics import dsb_average_precision
-from common.post.instances import InstanceConfig, instances_from_maps
+from common.post.instances import InstanceConfig
+from common.recipe.run_folder import RunFolder
 from common.train.kfold import FoldData
 from common.train.val_metric import PerImageMean, ValidationMetric
 from competitions.dsb2018.config import DsbExperiment
 from competitions.dsb2018.data import ImageRecord, list_images, load_image, load_labels
 from competitions.dsb2018.groups import image_groups
 from competitions.dsb2018.preprocess import Preprocessed
-from competitions.dsb2018.targets import make_targets
 
 # Truth instances recovered from the binary truth targets for the per-epoch validation proxy:
 # every body component is a seed, grown into the full mask.
@@ -69,7 +70,7 @@ def load_labelled(cfg: DsbExperiment, progress: bool = True) -> LabelledImages:
     table = image_groups(list(images), list(images.values()))
     table["image_path"] = [str(r.image_path) for r in records]
     table["n_masks"] = [int(labels[r.image_id].max()) for r in records]
-    table = load_or_make_folds(Path(cfg.run.out) / "folds.csv", table, n_folds=cfg.data.n_folds,
+    table = load_or_make_folds(RunFolder.of(cfg).folds_csv, table, n_folds=cfg.data.n_folds,
                                seed=cfg.data.fold_seed, stratify="cluster")
     return LabelledImages(table.set_index("id", drop=False), images, labels)
 
@@ -129,9 +130,7 @@ def validation_metric(instance: InstanceConfig) -> ValidationMetric:
     which the engine does not carry)."""
 
     def score(prob: np.ndarray, truth: np.ndarray) -> float:
-        pred = instances_from_maps(prob[0], prob[1], prob[2], instance)
-        recovered = instances_from_maps(truth[0].astype(np.float32), truth[1].astype(np.float32),
-                                        truth[2].astype(np.float32), _TRUTH_RECOVERY)
-        return dsb_average_precision(recovered, pred)
+        recovered = target_instances(truth.astype(np.float32), _TRUTH_RECOVERY)
+        return dsb_average_precision(recovered, target_instances(prob, instance))
 
     return PerImageMean(score)

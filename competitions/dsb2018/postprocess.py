@@ -8,19 +8,21 @@ combination tried).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from common.data.instance_targets import target_instances
 from common.io.atomic import atomic_text_writer
 from common.metrics import dsb_scores
 from common.post.coordinate import coordinate_search
 from common.post.instances import InstanceConfig, remove_small_instances
-from common.recipe.cli import stage_main
+from common.recipe.cli import stage_command
+from common.recipe.oof import OutOfFold
+from common.recipe.run_folder import RunFolder
 from competitions.dsb2018.config import DsbExperiment, load_experiment
-from competitions.dsb2018.oof import OutOfFold, instances, load_oof, post_path, with_params
+from competitions.dsb2018.inputs import LabelledImages
+from competitions.dsb2018.oof import out_of_fold, with_params
 
 
 class _MeanAP:
@@ -36,7 +38,7 @@ class _MeanAP:
         key = tuple(params[k] for k in ("seed_threshold", "mask_threshold", "extended_threshold"))
         if key != self._key:
             instance = with_params(self.base, {**params, "min_area": 0})
-            self._labels = [instances(self.oof.maps[i], instance) for i in self.oof.ids]
+            self._labels = [target_instances(self.oof.maps[i], instance) for i in self.oof.ids]
             self._key = key
         return [remove_small_instances(lab, int(params["min_area"])) for lab in self._labels]
 
@@ -47,8 +49,8 @@ class _MeanAP:
         return float(np.mean(self.per_image(params)))
 
 
-def run(cfg: DsbExperiment) -> dict[str, Any]:
-    oof = load_oof(cfg)
+def run(cfg: DsbExperiment, data: LabelledImages | None = None) -> dict[str, Any]:
+    oof = out_of_fold(cfg, data)
     start = cfg.post.instance
     evaluate = _MeanAP(oof, start)
     grid = {"seed_threshold": cfg.post.seed_thresholds, "mask_threshold": cfg.post.mask_thresholds,
@@ -59,22 +61,18 @@ def run(cfg: DsbExperiment) -> dict[str, Any]:
     per_image = evaluate.per_image(params)
     summary = {"params": params, "oof_score": result.score, "oof_score_start": evaluate(first),
                "per_image": dict(zip(oof.ids, per_image.tolist()))}
-    out = post_path(cfg).parent
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_text_writer(out / "search.csv") as fh:
+    run = RunFolder.of(cfg)
+    run.post_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_text_writer(run.post_dir / "search.csv") as fh:
         result.table.to_csv(fh, index=False)
-    with atomic_text_writer(post_path(cfg)) as fh:
-        json.dump(summary, fh, indent=2)
+    run.write_json(run.post_json, summary)
     shown = " ".join(f"{k}={v}" for k, v in params.items())
     print(f"post: {shown} oof_mean_ap={result.score:.4f} (configured start: {summary['oof_score_start']:.4f}, "
           f"{len(result.table)} settings tried)")
     return summary
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
-
+main = stage_command(__doc__, load_experiment, run)
 
 if __name__ == "__main__":
     main()
-

@@ -21,20 +21,21 @@ from pathlib import Path
 
 import numpy as np
 
+from common.data.instance_targets import target_instances
 from common.infer.config import PredictConfig
 from common.infer.ensemble import ensemble_stores
 from common.infer.fold_predict import FoldMaps, load_fold_model, predict_folds, predict_to_store
-from common.infer.store import MapStore, MapWriter, open_maps
-from common.io.submission import write_dsb_submission
+from common.infer.store import MapStore, MapWriter
+from common.io.submission import write_submission
 from common.metrics import dsb_scores
-from common.recipe.cli import stage_main
-from common.train.distributed import resolve_device
-from common.train.kfold import fold_dir, selected_folds
+from common.recipe.cli import stage_command
+from common.recipe.run_folder import RunFolder
+from common.train.kfold import selected_folds
 from competitions.dsb2018.config import DsbExperiment, load_experiment
-from competitions.dsb2018.data import list_images, load_image, load_labels
+from competitions.dsb2018.data import SUBMISSION_FORMAT, list_images, load_image, load_labels
 from competitions.dsb2018.groups import image_type
-from competitions.dsb2018.inputs import image_dataset, load_labelled, test_records
-from competitions.dsb2018.oof import instances, read_instance_config
+from competitions.dsb2018.inputs import LabelledImages, image_dataset, load_labelled, test_records
+from competitions.dsb2018.oof import out_of_fold, read_instance_config
 from competitions.dsb2018.stack import final_instances
 
 
@@ -43,20 +44,17 @@ def predict_config(cfg: DsbExperiment) -> PredictConfig:
     return dataclasses.replace(cfg.predict, batch_size=1)
 
 
-def run(cfg: DsbExperiment) -> FoldMaps:
-    data = load_labelled(cfg, progress=False)
+def run(cfg: DsbExperiment, data: LabelledImages | None = None) -> FoldMaps:
+    data = load_labelled(cfg, progress=False) if data is None else data
     folds = selected_folds(cfg.run, cfg.data.n_folds)
     tests = test_records(cfg)
     maps = predict_folds(
         folds, cfg.run.out, cfg.model, predict_config(cfg),
         val_dataset=lambda k: image_dataset(cfg, {i: data.table.at[i, "image_path"] for i in data.ids([k])}),
         test_dataset=image_dataset(cfg, {r.image_id: str(r.image_path) for r in tests}) if tests else None,
-        device=resolve_device(cfg.train.device),
     )
-    oof = open_maps(maps.oof)
-    ids = data.ids(folds)
-    instance = read_instance_config(cfg, required=False)
-    score = float(np.mean(dsb_scores([data.labels[i] for i in ids], [instances(oof[i], instance) for i in ids])))
+    oof, instance = out_of_fold(cfg, data), read_instance_config(cfg, required=False)
+    score = float(np.mean(dsb_scores([oof.truths[i] for i in oof.ids], [target_instances(oof.maps[i], instance) for i in oof.ids])))
     print(f"predict: oof_mean_ap={score:.4f} (instance settings: {'searched' if instance != cfg.post.instance else 'configured'})")
     return maps
 
@@ -67,19 +65,20 @@ def predict_images(cfg: DsbExperiment, folder: Path, submission: Path) -> Path:
     ids = [r.image_id for r in records]
     dataset = image_dataset(cfg, {r.image_id: str(r.image_path) for r in records})
     tag = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:8]
-    out = Path(cfg.run.out) / "maps" / "images" / f"{folder.name}_{tag}"
-    pcfg, device = predict_config(cfg), resolve_device(cfg.train.device)
+    run = RunFolder.of(cfg)
+    out = run.maps("images") / f"{folder.name}_{tag}"
+    pcfg = predict_config(cfg)
     stores = []
     for fold in selected_folds(cfg.run, cfg.data.n_folds):
-        model = load_fold_model(fold_dir(cfg.run.out, fold), cfg.model, pcfg, device)
+        model = load_fold_model(run.fold(fold), cfg.model, pcfg)
         with MapWriter(out / f"fold{fold}", dtype=pcfg.store_dtype, overwrite=True) as writer:
-            predict_to_store(model, dataset, pcfg, writer, device, desc=f"{folder.name} fold {fold}")
+            predict_to_store(model, dataset, pcfg, writer, desc=f"{folder.name} fold {fold}")
         stores.append(MapStore(out / f"fold{fold}"))
     ensemble_stores(stores, out / "mean", dtype=pcfg.store_dtype, overwrite=True)
     maps = MapStore(out / "mean")
     types = {r.image_id: image_type(load_image(r)) for r in records}
     labels = final_instances(cfg, ids, maps, types)
-    path = write_dsb_submission(labels, submission, expected_ids=ids)
+    path = write_submission(SUBMISSION_FORMAT, labels, submission, expected_ids=ids)
     n = sum(int(lab.max()) for lab in labels.values())
     print(f"wrote {path} ({len(ids)} images, {n} nuclei)")
     scored = [r for r in records if r.mask_paths]
@@ -92,6 +91,7 @@ def predict_images(cfg: DsbExperiment, folder: Path, submission: Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """``--images DIR [--submission OUT.csv]`` predicts a folder; otherwise :func:`run`."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--images", type=Path, help="a stage1-layout folder to predict and submit for")
     parser.add_argument("--submission", type=Path, help="where --images writes its submission CSV")
@@ -104,9 +104,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             run(cfg)
         else:
             predict_images(cfg, extra.images,
-                           extra.submission or Path(cfg.run.out) / f"submission_{extra.images.name}.csv")
+                           extra.submission or RunFolder.of(cfg).root / f"submission_{extra.images.name}.csv")
 
-    stage_main(__doc__.splitlines()[0], rest, load_experiment, stage)
+    stage_command(__doc__, load_experiment, stage)(rest)
 
 
 if __name__ == "__main__":

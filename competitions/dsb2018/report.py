@@ -17,15 +17,11 @@ import numpy as np
 from common.metrics import dsb_scores
 from common.report.gallery import GalleryItem, worst_items
 from common.report.gallery_cli import gallery_report_main
-from common.report.run_files import saved_config
-from competitions.dsb2018.config import DsbExperiment, load_experiment
-from competitions.dsb2018.oof import load_oof
+from common.report.run_files import saved_experiment
+from competitions.dsb2018.config import load_experiment
+from competitions.dsb2018.inputs import load_labelled
+from competitions.dsb2018.oof import out_of_fold
 from competitions.dsb2018.submit import oof_instances
-
-
-def run_config(run_dir: str | Path) -> DsbExperiment:
-    """The experiment saved in the run's first ``fold<k>/config.yaml``, with ``run.out`` = ``run_dir``."""
-    return load_experiment(str(saved_config(run_dir)), [f"run.out={run_dir}"])
 
 
 def count(labels: np.ndarray) -> int:
@@ -35,16 +31,17 @@ def count(labels: np.ndarray) -> int:
 
 def gallery_items(run_dir: str | Path, k: int = 12) -> list[GalleryItem]:
     """The ``k`` out-of-fold images with the lowest DSB average precision, worst first."""
-    cfg = run_config(run_dir)
-    oof = load_oof(cfg)
+    cfg = saved_experiment(run_dir, load_experiment)
+    data = load_labelled(cfg, progress=False)
+    oof = out_of_fold(cfg, data)
     preds = oof_instances(cfg, oof)
     scores = dsb_scores([oof.truths[i] for i in oof.ids], [preds[i] for i in oof.ids])
     items = []
     for image_id, score in worst_items(oof.ids, scores, k):
-        row = oof.data.table.loc[image_id]
+        row = oof.table.loc[image_id]
         truth, pred = oof.truths[image_id], preds[image_id]
         note = f"fold {row['fold']}, {row['type']}, {count(truth)} true / {count(pred)} predicted nuclei"
-        items.append(GalleryItem(image_id, oof.data.images[image_id], truth, pred, score, note,
+        items.append(GalleryItem(image_id, data.images[image_id], truth, pred, score, note,
                                  prob=oof.maps[image_id][2]))
     return items
 

@@ -9,15 +9,16 @@ full-resolution (1024x1024) pixels, so one grid fits every size.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
-from common.config import load_config
+from common.config import experiment_loader
 from common.data import DataConfig
 from common.infer.config import PredictConfig
 from common.models import ModelConfig
 from common.recipe.config import RunConfig
+from common.recipe.run_folder import RunFolder
 from common.stack import GBMConfig
 from common.train import TrainConfig
 
@@ -88,9 +89,7 @@ class PneumothoraxExperiment:
     run: RunConfig = field(default_factory=lambda: RunConfig(out="runs/pneumothorax"))
     source: SourceConfig = field(default_factory=SourceConfig)
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
-    data: DataConfig = field(
-        default_factory=lambda: DataConfig(sampler="positive_rate", sampler_args={"rate": 0.5})
-    )
+    data: DataConfig = field(default_factory=lambda: DataConfig(sampler="positive_rate", sampler_args={"rate": 0.5}))
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     finetune: FinetuneConfig | None = None
@@ -103,6 +102,12 @@ class PneumothoraxExperiment:
         """The size the final models see: maps, post-processing and stacking happen at it."""
         return self.finetune.size if self.finetune is not None else self.prepare.size
 
+    @property
+    def final_folder(self) -> RunFolder:
+        """The folder whose ``fold<k>/`` models make the maps (and hold them): ``run.out``, or
+        ``run.out/finetune`` with a finetune phase."""
+        out = Path(self.run.out)
+        return RunFolder(out / "finetune" if self.finetune is not None else out, "competitions.pneumothorax")
 
-def load_experiment(path: str | None, overrides: Sequence[str] = ()) -> PneumothoraxExperiment:
-    return load_config(path, PneumothoraxExperiment, overrides)
+
+load_experiment = experiment_loader(PneumothoraxExperiment)

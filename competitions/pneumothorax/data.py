@@ -30,8 +30,15 @@ from tqdm import tqdm
 from common.io.csv_readers import read_rle_table
 from common.io.images import read_dicom, read_dicom_meta
 from common.io.rle import is_siim_empty, parse_siim_rle, siim_rle_decode
+from common.io.submission import SubmissionFormat
 
 IMAGE_SIZE = 1024
+# ImageId,EncodedPixels, SIIM relative RLE (-1 = empty), one row per image; the truth CSVs
+# (train-rle.csv, stage_2_train.csv) list an image with several pneumothoraces on several rows
+SUBMISSION_FORMAT = SubmissionFormat(
+    "pneumothorax", "ImageId", "EncodedPixels", (IMAGE_SIZE, IMAGE_SIZE), "siim", one_row_per_image=True,
+    truth_rows_merged=True,
+)
 META_COLUMNS = ["PatientID", "PatientAge", "PatientSex", "ViewPosition", "Rows", "Columns"]
 _STAGE1_TRAIN, _STAGE1_TEST, _STAGE2_TEST = "dicom-images-train", "dicom-images-test", "stage_2_images"
 

@@ -1,19 +1,22 @@
 """Everything SIIM-specific that the stages share: the data folder, the prepared PNGs per size,
-folds (stratified by empty/non-empty, grouped by patient), datasets, samplers and the metric."""
+folds (stratified by empty/non-empty, grouped by patient), datasets, samplers and the metric.
+
+:func:`load_data` reads the tables of every size once; the pipeline hands them to each stage.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from common.data import SegmentationDataset, build_sampler, load_or_make_folds
-from common.io.images import read_mask
+from common.recipe.data_root import data_root as kit_data_root
+from common.recipe.run_folder import RunFolder
 from common.train.distributed import env_world
 from common.train.kfold import FoldData
 from common.train.val_metric import TripletSearch, ValidationMetric
@@ -21,7 +24,7 @@ from competitions.pneumothorax.config import FULL_SIZE, PneumothoraxExperiment
 from competitions.pneumothorax.prepare import prepare
 from competitions.pneumothorax.synth import write_dataset
 
-_WAIT_SECONDS = 6 * 3600  # how long torchrun ranks > 0 wait for rank 0 to synthesize/prepare
+_WAIT_SECONDS = 6 * 3600  # how long torchrun ranks > 0 wait for rank 0 to prepare
 
 
 @dataclass
@@ -34,18 +37,16 @@ class SiimTables:
     test: pd.DataFrame
 
 
+SiimData = dict[int, SiimTables]  # the tables at every size the experiment trains at
+
+
 def data_root(cfg: PneumothoraxExperiment) -> Path:
     """The Kaggle-layout folder; synthesized under ``<run.out>/data`` when ``source.root`` is null."""
-    if cfg.source.root is not None:
-        root = Path(cfg.source.root)
-        if not root.is_dir():
-            raise FileNotFoundError(f"source.root {root} is not a folder")
-        return root
-    root = Path(cfg.run.out) / "data"
-    if not (root / "train-rle.csv").is_file() and env_world()[0] == 0:
-        print(f"synthesizing SIIM data into {root}")
-        s = cfg.source
-        write_dataset(root, s.synth_train, s.synth_test, s.synth_seed, stage2=s.synth_stage2)
+    s = cfg.source
+    root = kit_data_root(s.root, RunFolder.of(cfg), lambda folder: write_dataset(
+        folder, s.synth_train, s.synth_test, s.synth_seed, stage2=s.synth_stage2), "SIIM data")
+    if not root.is_dir():
+        raise FileNotFoundError(f"source.root {root} is not a folder")
     return root
 
 
@@ -67,12 +68,6 @@ def ensure_prepared(cfg: PneumothoraxExperiment, size: int, refresh: bool = Fals
     return table
 
 
-def prepare_all(cfg: PneumothoraxExperiment, refresh: bool = False) -> list[Path]:
-    """Prepare every size the experiment trains at (first phase, then finetune); see :func:`ensure_prepared`."""
-    sizes = [cfg.prepare.size] + ([cfg.finetune.size] if cfg.finetune is not None else [])
-    return [ensure_prepared(cfg, size, refresh) for size in dict.fromkeys(sizes)]
-
-
 def _wait_for(path: Path) -> None:
     deadline = time.monotonic() + _WAIT_SECONDS
     while not path.is_file():
@@ -82,7 +77,7 @@ def _wait_for(path: Path) -> None:
 
 
 def load_tables(cfg: PneumothoraxExperiment, size: int) -> SiimTables:
-    """Train (with ``fold``, written once to ``<run.out>/folds.csv``) and test tables at ``size``."""
+    """Train (with ``fold``, written once to the run folder) and test tables at ``size``."""
     meta_path = ensure_prepared(cfg, size)
     meta = pd.read_csv(meta_path, dtype={"ImageId": str, "PatientID": str}, keep_default_na=False)
     meta = meta.rename(columns={"ImageId": "id"})
@@ -93,22 +88,27 @@ def load_tables(cfg: PneumothoraxExperiment, size: int) -> SiimTables:
     meta["PatientAge"] = pd.to_numeric(meta["PatientAge"], errors="coerce")
     train = meta[meta["split"] == "train"].reset_index(drop=True)
     test = meta[meta["split"] == "test"].reset_index(drop=True)
-    train = load_or_make_folds(Path(cfg.run.out) / "folds.csv", train, n_folds=cfg.data.n_folds,
+    train = load_or_make_folds(RunFolder.of(cfg).folds_csv, train, n_folds=cfg.data.n_folds,
                                seed=cfg.data.fold_seed, stratify="has_mask", group="PatientID")
     return SiimTables(train=train, test=test)
+
+
+def phase_sizes(cfg: PneumothoraxExperiment) -> list[int]:
+    """Every size the experiment trains at: the first phase's, then the finetune phase's."""
+    return list(dict.fromkeys([cfg.prepare.size] + ([cfg.finetune.size] if cfg.finetune is not None else [])))
+
+
+def load_data(cfg: PneumothoraxExperiment) -> SiimData:
+    """The tables at every phase size, preparing the PNGs first where they are missing."""
+    return {size: load_tables(cfg, size) for size in phase_sizes(cfg)}
 
 
 def dataset(cfg: PneumothoraxExperiment, table: pd.DataFrame, train: bool, with_masks: bool = True) -> SegmentationDataset:
     """PNG images (gray repeated to RGB) and masks; training items are cropped/augmented per ``data``."""
     records = [{"id": r["id"], "image": r["image"], **({"mask": r["mask"]} if with_masks else {})}
                for r in table.to_dict("records")]
-    return SegmentationDataset(
-        records,
-        cfg.data.transform(train=train),
-        crop=cfg.data.crop() if train else None,
-        cache=cfg.data.cache,
-        seed=cfg.train.seed if train else None,
-    )
+    return SegmentationDataset(records, cfg.data.transform(train=train), crop=cfg.data.crop() if train else None,
+                               cache=cfg.data.cache, seed=cfg.train.seed if train else None)
 
 
 _DATA_ARGUMENTS: dict[str, Callable[[pd.DataFrame], dict[str, Any]]] = {
@@ -134,38 +134,14 @@ def fold_data(cfg: PneumothoraxExperiment, train_table: pd.DataFrame, fold: int,
     in_fold = train_table["fold"] == fold
     fit_table = train_table[~in_fold].reset_index(drop=True)
     args = cfg.data.sampler_args if sampler_args is None else sampler_args
-    return FoldData(
-        dataset(cfg, fit_table, train=True),
-        dataset(cfg, train_table[in_fold], train=False),
-        sampler_factory(cfg.data.sampler, args, fit_table, cfg.train.seed + fold),
-    )
-
-
-class MaskFiles(Mapping[str, np.ndarray]):
-    """Truth masks by id, read from the prepared mask PNGs on access (uint8 {0,1} at the table's
-    size), so a large out-of-fold set never sits in memory at once."""
-
-    def __init__(self, table: pd.DataFrame) -> None:
-        self.paths = dict(zip(table["id"], table["mask"], strict=True))
-
-    def __getitem__(self, image_id: str) -> np.ndarray:
-        return read_mask(self.paths[image_id])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.paths)
-
-    def __len__(self) -> int:
-        return len(self.paths)
+    return FoldData(dataset(cfg, fit_table, train=True), dataset(cfg, train_table[in_fold], train=False),
+                    sampler_factory(cfg.data.sampler, args, fit_table, cfg.train.seed + fold))
 
 
 def metadata(table: pd.DataFrame) -> pd.DataFrame:
     """DICOM metadata the stacker may use: age (years), sex and view position (categorical)."""
-    return pd.DataFrame(
-        {"age": table["PatientAge"].astype(float).to_numpy(),
-         "sex": table["PatientSex"].astype(str).to_numpy(),
-         "view": table["ViewPosition"].astype(str).to_numpy()},
-        index=pd.Index(table["id"], name="id"),
-    )
+    return pd.DataFrame({"age": table["PatientAge"].astype(float).to_numpy(), "sex": table["PatientSex"].astype(str).to_numpy(),
+                         "view": table["ViewPosition"].astype(str).to_numpy()}, index=pd.Index(table["id"], name="id"))
 
 
 def scaled_areas(areas: list[int], size: int) -> list[int]:
@@ -178,10 +154,3 @@ def validation_metric(cfg: PneumothoraxExperiment, size: int) -> ValidationMetri
     (so checkpoints are chosen for detection, not for predicting nothing on 78% empty images)."""
     post = cfg.post
     return TripletSearch(post.top_thresholds, scaled_areas(post.min_areas, size), post.bottom_thresholds, "dice")
-
-
-def final_models_dir(cfg: PneumothoraxExperiment) -> Path:
-    """The folder whose ``fold<k>/`` models make the maps (and hold ``maps/``): ``run.out``, or
-    ``run.out/finetune`` with a finetune phase."""
-    out = Path(cfg.run.out)
-    return out / "finetune" if cfg.finetune is not None else out

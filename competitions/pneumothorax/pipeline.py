@@ -3,73 +3,47 @@ submit, timing each stage:
 ``python -m competitions.pneumothorax.pipeline --config competitions/pneumothorax/configs/demo.yaml [overrides]``.
 
 Prints the out-of-fold Dice after each stage next to the all-empty baseline and ends with
-``cv_score=<value>``; writes ``<run.out>/summary.json`` (scores, baseline, stage times).
+``cv_score=<value>``; writes ``<run.out>/summary.json`` (the kit's schema, with the SIIM-specific
+scores under ``details``). The prepared tables are read once and handed to every stage.
 Multi-GPU: run it under ``torchrun``; ranks other than 0 only help training.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from pathlib import Path
-
-from common.io.atomic import atomic_text_writer
-from common.recipe.cli import stage_main
-from common.recipe.stage_timer import StageTimer
-from common.train.distributed import env_world
-from common.train.kfold import recorded_encoder_init
+from common.recipe.cli import stage_command
+from common.recipe.pipeline_run import PipelineRun
+from common.recipe.run_folder import RunFolder
 from competitions.pneumothorax import postprocess, predict, stack, submit, train
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
-from competitions.pneumothorax.inputs import data_root, prepare_all
+from competitions.pneumothorax.inputs import data_root, load_data
 
 
 def run(cfg: PneumothoraxExperiment) -> float:
-    out = Path(cfg.run.out)
-    timer = StageTimer(out / "timings.json")
-    if env_world()[0] == 0:
-        with timer.stage("data"):
-            data_root(cfg)
-        with timer.stage("prepare"):
-            prepare_all(cfg)
-    with timer.stage("train"):
-        train.run(cfg)
-    if env_world()[0] != 0:
+    pipe = PipelineRun(RunFolder.of(cfg), "pneumothorax", "mean Dice (both empty = 1)")
+    if pipe.main_rank():
+        pipe.stage("data", lambda: data_root(cfg))
+    data = pipe.stage("prepare", lambda: load_data(cfg))  # the other ranks wait for rank 0's PNGs
+    pipe.stage("train", lambda: train.run(cfg, data))
+    if not pipe.main_rank():
         return float("nan")
-    with timer.stage("predict"):
-        predict.run(cfg)
-    with timer.stage("postprocess"):
-        post = postprocess.run(cfg)
-    cv = post["oof_dice"]
-    summary = {"competition": "pneumothorax", "metric": "mean Dice (both empty = 1)", "size": post["size"],
-               "oof_threshold_0.5": post["oof_dice_threshold_0.5"], "oof_post": post["oof_dice"],
-               "triplet": {k: post[k] for k in ("top_threshold", "min_area", "bottom_threshold")},
-               "baseline_all_empty": post["all_empty_dice"]}
-    if cfg.stack.enabled:
-        with timer.stage("stack"):
-            stacked = stack.run(cfg)
-        summary.update(oof_stack=stacked["oof_dice_with_stacker"], stack_mode=stacked["mode"],
-                       stack_gain=stacked["gain"], stack_used=stacked["used"])
-        if stacked["used"]:
-            cv = stacked["oof_dice_with_stacker"]
-    with timer.stage("submit"):
-        submitted = submit.run(cfg)
+    pipe.stage("predict", lambda: predict.run(cfg, data))
+    post = pipe.stage("postprocess", lambda: postprocess.run(cfg, data))
+    stacked = pipe.stage("stack", lambda: stack.run(cfg, data)) if cfg.stack.enabled else None
+    submitted = pipe.stage("submit", lambda: submit.run(cfg, data))
+    details = {"size": post["size"], "oof_threshold_0.5": post["oof_dice_threshold_0.5"],
+               "triplet": {k: post[k] for k in ("top_threshold", "min_area", "bottom_threshold")}}
+    if stacked is not None:
+        details["stack_mode"] = stacked["mode"]
     if "test_dice" in submitted:
-        summary["test_dice_synthetic"] = submitted["test_dice"]
-    summary.update(cv_score=cv, encoder_init=recorded_encoder_init(out), timings=timer.seconds,
-                   total_seconds=timer.total)
-    with atomic_text_writer(out / "summary.json") as fh:
-        json.dump(summary, fh, indent=2)
-    print(f"stages: {timer.summary()}")
-    print(f"oof dice: threshold 0.5={summary['oof_threshold_0.5']:.4f} triplet={summary['oof_post']:.4f}"
-          + (f" triplet+GBM={summary['oof_stack']:.4f}" if "oof_stack" in summary else "")
-          + f" | all-empty baseline={summary['baseline_all_empty']:.4f}")
-    print(f"cv_score={cv:.6f}")
-    return cv
+        details["test_dice_synthetic"] = submitted["test_dice"]
+    print(f"oof dice: threshold 0.5={details['oof_threshold_0.5']:.4f} triplet={post['oof_dice']:.4f}"
+          + (f" triplet+GBM={stacked['oof_dice_with_stacker']:.4f}" if stacked is not None else "")
+          + f" | all-empty baseline={post['all_empty_dice']:.4f}")
+    stack_result = None if stacked is None else {**stacked, "oof_score_with_stacker": stacked["oof_dice_with_stacker"]}
+    return pipe.finish(post["oof_dice"], ("all empty", post["all_empty_dice"]), stack=stack_result, details=details)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
-
+main = stage_command(__doc__, load_experiment, run)
 
 if __name__ == "__main__":
     main()

@@ -8,51 +8,42 @@ minimum area both in full-resolution and in map pixels, and the scores) and ``se
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from common.io.atomic import atomic_text_writer
 from common.post.search import search_triplet
-from common.recipe.cli import stage_main
+from common.recipe.cli import stage_command
+from common.recipe.run_folder import RunFolder
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
-from competitions.pneumothorax.inputs import scaled_areas
-from competitions.pneumothorax.oof import empty_dice, load_oof, per_image_dice, plane
+from competitions.pneumothorax.inputs import SiimData, scaled_areas
+from competitions.pneumothorax.oof import empty_dice, load_siim_oof, threshold_dice
 
 
-def run(cfg: PneumothoraxExperiment) -> dict[str, Any]:
-    oof = load_oof(cfg)
+def run(cfg: PneumothoraxExperiment, data: SiimData | None = None) -> dict[str, Any]:
+    oof, size, out = load_siim_oof(cfg, data), cfg.final_size, RunFolder.of(cfg)
     grid = cfg.post
-    areas_px = scaled_areas(grid.min_areas, oof.size)
-    result = search_triplet(oof.probs(), oof.truth_list(), grid.top_thresholds, areas_px,
+    areas_px = scaled_areas(grid.min_areas, size)
+    result = search_triplet(oof.prob_list(), oof.truth_list(), grid.top_thresholds, areas_px,
                             grid.bottom_thresholds, metric="dice")
     best = result.best
     full_area = grid.min_areas[areas_px.index(int(best["min_area"]))]
     result.table.insert(2, "min_area_full_res", [grid.min_areas[areas_px.index(int(a))] for a in result.table["min_area"]])
-    plain = float(per_image_dice(oof, lambda p: (plane(p) > 0.5).astype(np.uint8)).mean())
+    plain = threshold_dice(oof, 0.5)
     summary = {
         "top_threshold": best["top_threshold"], "min_area": int(full_area), "min_area_px": int(best["min_area"]),
-        "bottom_threshold": best["bottom_threshold"], "size": oof.size, "oof_dice": result.score,
+        "bottom_threshold": best["bottom_threshold"], "size": size, "oof_dice": result.score,
         "oof_dice_threshold_0.5": plain, "all_empty_dice": float(empty_dice(oof).mean()), "n_images": len(oof.ids),
     }
-    out = Path(cfg.run.out) / "post"
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_text_writer(out / "search.csv") as fh:
+    with atomic_text_writer(out.post_dir / "search.csv") as fh:
         result.table.to_csv(fh, index=False)
-    with atomic_text_writer(out / "post.json") as fh:
-        json.dump(summary, fh, indent=2)
+    out.write_json(out.post_json, summary)
     print(f"post: triplet top={summary['top_threshold']} min_area={full_area} (full res; {summary['min_area_px']} px "
-          f"at {oof.size}) bottom={summary['bottom_threshold']} oof_dice={result.score:.4f} "
+          f"at {size}) bottom={summary['bottom_threshold']} oof_dice={result.score:.4f} "
           f"(0.5 only: {plain:.4f}, all empty: {summary['all_empty_dice']:.4f})")
     return summary
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
-
+main = stage_command(__doc__, load_experiment, run)
 
 if __name__ == "__main__":
     main()

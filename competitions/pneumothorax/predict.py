@@ -8,39 +8,29 @@ out-of-fold Dice at threshold 0.5.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
-
 from common.infer.fold_predict import FoldMaps, predict_folds
-from common.metrics import dice
-from common.recipe.cli import stage_main
-from common.train.distributed import resolve_device
+from common.recipe.cli import stage_command
 from common.train.kfold import selected_folds
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
-from competitions.pneumothorax.inputs import dataset, final_models_dir, load_tables
-from competitions.pneumothorax.oof import load_oof, plane
+from competitions.pneumothorax.inputs import SiimData, dataset, load_data
+from competitions.pneumothorax.oof import load_siim_oof, threshold_dice
 
 
-def run(cfg: PneumothoraxExperiment) -> FoldMaps:
-    tables = load_tables(cfg, cfg.final_size)
+def run(cfg: PneumothoraxExperiment, data: SiimData | None = None) -> FoldMaps:
+    data = load_data(cfg) if data is None else data
+    tables = data[cfg.final_size]
     folds = selected_folds(cfg.run, cfg.data.n_folds)
     train = tables.train
     maps = predict_folds(
-        folds, final_models_dir(cfg), cfg.model, cfg.predict,
+        folds, cfg.final_folder.root, cfg.model, cfg.predict,
         val_dataset=lambda k: dataset(cfg, train[train["fold"] == k], train=False, with_masks=False),
         test_dataset=dataset(cfg, tables.test, train=False, with_masks=False) if len(tables.test) else None,
-        device=resolve_device(cfg.train.device),
     )
-    oof = load_oof(cfg)
-    score = float(np.mean([dice(oof.truths[i], (plane(oof.maps[i]) > 0.5).astype(np.uint8)) for i in oof.ids]))
-    print(f"oof_dice_threshold_0.5={score:.4f}")
+    print(f"oof_dice_threshold_0.5={threshold_dice(load_siim_oof(cfg, data)):.4f}")
     return maps
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
-
+main = stage_command(__doc__, load_experiment, run)
 
 if __name__ == "__main__":
     main()

@@ -29,28 +29,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from common.io.atomic import atomic_text_writer
+from common.io.atomic import atomic_text_writer, atomic_write_bytes
 from common.io.rle import siim_rle_encode
-from competitions.pneumothorax.data import (
-    load_siim_image,
-    load_siim_mask,
-    read_siim_test,
-    read_siim_train,
-)
+from competitions.pneumothorax.data import load_siim_image, load_siim_mask, read_siim_test, read_siim_train
 
-COLUMNS = [
-    "ImageId",
-    "split",
-    "image",
-    "mask",
-    "PatientID",
-    "PatientAge",
-    "PatientSex",
-    "ViewPosition",
-    "n_instances",
-    "has_mask",
-    "EncodedPixels",
-]
+COLUMNS = ["ImageId", "split", "image", "mask", "PatientID", "PatientAge", "PatientSex", "ViewPosition",
+           "n_instances", "has_mask", "EncodedPixels"]
 
 
 def _read_png(path: Path) -> np.ndarray | None:
@@ -61,14 +45,10 @@ def _read_png(path: Path) -> np.ndarray | None:
 
 
 def _write_png(path: Path, array: np.ndarray) -> None:
-    """Encode, write to a temporary name in the same folder, then rename (never a half file)."""
     ok, encoded = cv2.imencode(".png", array)
     if not ok:
         raise RuntimeError(f"could not encode {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(encoded.tobytes())
-    tmp.replace(path)
+    atomic_write_bytes(path, encoded.tobytes())
 
 
 def resize_image(image: np.ndarray, size: int) -> np.ndarray:
@@ -86,9 +66,7 @@ def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
     return (area >= 0.5).astype(np.uint8)
 
 
-def prepare(
-    data_dir: str | Path, out_dir: str | Path, size: int = 256, stage: int | None = None
-) -> pd.DataFrame:
+def prepare(data_dir: str | Path, out_dir: str | Path, size: int = 256, stage: int | None = None) -> pd.DataFrame:
     """Write PNG images/masks and ``metadata.csv`` under ``out_dir``; returns the metadata table."""
     if size < 1:
         raise ValueError(f"size must be positive, got {size}")
@@ -97,9 +75,7 @@ def prepare(
     test = read_siim_test(data_dir, stage)
     rows = []
     converted = cached = 0
-    records = [("train", r) for r in train.to_dict("records")] + [
-        ("test", r) for r in test.to_dict("records")
-    ]
+    records = [("train", r) for r in train.to_dict("records")] + [("test", r) for r in test.to_dict("records")]
     for split, record in tqdm(records, desc="prepare siim", unit="img"):
         image_id = record["ImageId"]
         image_rel = Path(split) / "images" / f"{image_id}.png"
@@ -139,10 +115,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.config is not None:
         from common.recipe.cli import stage_main
         from competitions.pneumothorax.config import load_experiment
-        from competitions.pneumothorax.inputs import prepare_all  # imports this module
+        from competitions.pneumothorax.inputs import ensure_prepared, phase_sizes  # imports this module
 
         stage_main(parser.description, ["--config", args.config, *args.overrides], load_experiment,
-                   lambda cfg: prepare_all(cfg, refresh=True))
+                   lambda cfg: [ensure_prepared(cfg, size, refresh=True) for size in phase_sizes(cfg)])
         return
     if args.data is None or args.out is None or args.overrides:
         parser.error("give --config FILE [overrides], or --data DIR --out DIR [--size N] [--stage S]")

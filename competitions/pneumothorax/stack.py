@@ -9,39 +9,19 @@ Writes ``<run.out>/stack/<mode>/`` (stacker, report) and ``stack/stack.json``.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from common.io.atomic import atomic_text_writer
-from common.recipe.cli import stage_main
+from common.recipe.cli import stage_command
+from common.recipe.run_folder import RunFolder
 from common.stack.empty_stacker import fit_empty_stacker
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
-from competitions.pneumothorax.inputs import metadata
-from competitions.pneumothorax.oof import (
-    bottom_mask,
-    empty_dice,
-    load_oof,
-    per_image_dice,
-    read_json,
-    read_post,
-    triplet_mask,
-)
+from competitions.pneumothorax.inputs import SiimData, metadata
+from competitions.pneumothorax.oof import bottom_mask, empty_dice, load_siim_oof, per_image_dice, triplet_mask
 
 
-def stack_dir(cfg: PneumothoraxExperiment) -> Path:
-    return Path(cfg.run.out) / "stack"
-
-
-def read_stack(cfg: PneumothoraxExperiment) -> dict[str, Any]:
-    """The stacking decision (``stack/stack.json``)."""
-    return read_json(cfg, "stack/stack.json", "stack")
-
-
-def run(cfg: PneumothoraxExperiment) -> dict[str, Any]:
-    oof = load_oof(cfg)
-    post = read_post(cfg)
+def run(cfg: PneumothoraxExperiment, data: SiimData | None = None) -> dict[str, Any]:
+    oof, out = load_siim_oof(cfg, data), RunFolder.of(cfg)
+    post = out.read_post()
     alone = per_image_dice(oof, lambda p: triplet_mask(p, post))
     kept = {"refine": alone, "replace": per_image_dice(oof, lambda p: bottom_mask(p, post))}
     modes = ["refine", "replace"] if cfg.stack.mode == "best" else [cfg.stack.mode]
@@ -51,7 +31,7 @@ def run(cfg: PneumothoraxExperiment) -> dict[str, Any]:
     scores, thresholds = {}, {}
     for mode in modes:
         result = fit_empty_stacker(oof.ids, oof.maps, nonempty, kept[mode], emptied, folds, cfg.stack.gbm,
-                                   stack_dir(cfg) / mode, metadata(oof.table))
+                                   out.stack_dir / mode, metadata(oof.table))
         scores[mode], thresholds[mode] = result.decision.score, result.decision.threshold
     mode = max(scores, key=lambda m: scores[m])
     baseline = float(alone.mean())
@@ -59,17 +39,14 @@ def run(cfg: PneumothoraxExperiment) -> dict[str, Any]:
     summary = {"oof_dice_triplet": baseline, **{f"oof_dice_{m}": s for m, s in scores.items()},
                "mode": mode, "oof_dice_with_stacker": scores[mode], "gain": gain,
                "empty_threshold": thresholds[mode], "used": gain > 0}
-    with atomic_text_writer(stack_dir(cfg) / "stack.json") as fh:
-        json.dump(summary, fh, indent=2)
+    out.write_json(out.stack_json, summary)
     detail = " ".join(f"{m}={s:.4f}" for m, s in scores.items())
     print(f"stack: oof dice triplet alone={baseline:.4f} with GBM {detail}; best {mode} gain={gain:+.4f} "
           f"({'used' if gain > 0 else 'not used: no gain'})")
     return summary
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
-
+main = stage_command(__doc__, load_experiment, run)
 
 if __name__ == "__main__":
     main()

@@ -22,16 +22,18 @@ from tqdm import tqdm
 from common.infer.store import MapStore
 from common.io.rle import siim_rle_encode
 from common.io.scoring import score_binary
-from common.io.submission import write_siim_submission
+from common.io.submission import write_submission
 from common.post.triplet import is_positive
-from common.recipe.cli import stage_main
+from common.recipe.cli import stage_command
 from common.recipe.kaggle import print_submit_command
+from common.recipe.oof import plane
+from common.recipe.run_folder import RunFolder
 from common.stack.empty_stacker import apply_empty_stacker
 from competitions.pneumothorax.config import FULL_SIZE, PneumothoraxExperiment, load_experiment
-from competitions.pneumothorax.data import detect_stage
-from competitions.pneumothorax.inputs import data_root, final_models_dir, load_tables, metadata
-from competitions.pneumothorax.oof import plane, read_post
-from competitions.pneumothorax.stack import read_stack, stack_dir
+from competitions.pneumothorax.data import SUBMISSION_FORMAT, detect_stage
+from competitions.pneumothorax.inputs import SiimData, data_root, load_data, metadata
+
+KAGGLE_SLUG = "siim-acr-pneumothorax-segmentation"
 
 
 def full_size_mask(prob: np.ndarray, threshold: float) -> np.ndarray:
@@ -51,16 +53,15 @@ def nonempty_decisions(
                         index=list(ids))
     if not cfg.stack.enabled:
         return triplet
-    decision = read_stack(cfg)
+    out = RunFolder.of(cfg)
+    decision = out.read_stack()
     if not decision["used"]:
         return triplet
-    emptied = apply_empty_stacker(stack_dir(cfg) / decision["mode"] / "stacker.pkl", ids, maps, meta)
+    emptied = apply_empty_stacker(out.stack_dir / decision["mode"] / out.stacker.name, ids, maps, meta)
     keep = ~emptied.reindex(list(ids)).to_numpy(dtype=bool)
     if decision["mode"] == "replace":
         return pd.Series(keep, index=list(ids))
     return triplet & keep
-
-KAGGLE_SLUG = "siim-acr-pneumothorax-segmentation"
 
 
 def solution_path(cfg: PneumothoraxExperiment) -> Path:
@@ -70,36 +71,31 @@ def solution_path(cfg: PneumothoraxExperiment) -> Path:
     return root / ("stage_2_solution.csv" if stage == 2 else "test_solution.csv")
 
 
-def run(cfg: PneumothoraxExperiment) -> dict[str, Any]:
+def run(cfg: PneumothoraxExperiment, data: SiimData | None = None) -> dict[str, Any]:
     """Write the submission; returns its ``path``, ``rows``, ``nonempty`` count and, when the test
     truth is available, ``test_dice``."""
-    tables = load_tables(cfg, cfg.final_size)
-    test = tables.test
-    maps_path = final_models_dir(cfg) / "maps" / "test"
-    if not maps_path.is_dir():
-        raise FileNotFoundError(f"{maps_path} missing; run competitions.pneumothorax.predict first")
-    maps = MapStore(maps_path)
-    post = read_post(cfg)
+    test = (load_data(cfg) if data is None else data)[cfg.final_size].test
+    final, out = cfg.final_folder, RunFolder.of(cfg)
+    maps = MapStore(final.require(final.test_maps, "predict")[0])
+    post = out.read_post()
     ids = list(test["id"])
     positive = nonempty_decisions(cfg, ids, maps, metadata(test), post)
     rows = {}
     for image_id in tqdm(ids, desc="encode", unit="img"):
         mask = full_size_mask(maps[image_id], post["bottom_threshold"]) if positive[image_id] else None
         rows[image_id] = siim_rle_encode(mask) if mask is not None else "-1"
-    path = write_siim_submission(rows, Path(cfg.run.out) / "submission.csv", expected_ids=ids)
+    path = write_submission(SUBMISSION_FORMAT, rows, out.submission, expected_ids=ids)
     print(f"wrote {path} ({len(rows)} rows, {int(positive.sum())} non-empty)")
-    print_submit_command(KAGGLE_SLUG, path, Path(cfg.run.out).name)
+    print_submit_command(KAGGLE_SLUG, path, out.root.name)
     result: dict[str, Any] = {"path": str(path), "rows": len(rows), "nonempty": int(positive.sum())}
     solution = solution_path(cfg)
     if solution.is_file():
-        result["test_dice"] = score_binary("pneumothorax", solution, path, metric="dice").score
+        result["test_dice"] = score_binary(SUBMISSION_FORMAT, solution, path, metric="dice").score
         print(f"test_dice={result['test_dice']:.4f} (synthetic test truth, {solution.name})")
     return result
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
-
+main = stage_command(__doc__, load_experiment, run)
 
 if __name__ == "__main__":
     main()

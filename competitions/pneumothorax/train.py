@@ -9,17 +9,18 @@ Multi-GPU: ``torchrun --nproc_per_node N -m competitions.pneumothorax.train --co
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from torch import nn
 
 from common.models import ModelConfig, build_model, load_weights
-from common.recipe.cli import stage_main
+from common.recipe.cli import stage_command
+from common.recipe.run_folder import RunFolder
 from common.train.fold_workers import run_fold_workers
-from common.train.kfold import fold_dir, selected_folds, train_folds
+from common.train.kfold import selected_folds, train_folds
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
-from competitions.pneumothorax.inputs import final_models_dir, fold_data, load_tables, validation_metric
+from competitions.pneumothorax.inputs import SiimData, fold_data, load_data, validation_metric
 
 
 def _starting_from(path: Path) -> Callable[[ModelConfig], nn.Module]:
@@ -37,33 +38,28 @@ def _starting_from(path: Path) -> Callable[[ModelConfig], nn.Module]:
     return build
 
 
-def run(cfg: PneumothoraxExperiment) -> dict[str, dict[int, float | None]]:
+def run(cfg: PneumothoraxExperiment, data: SiimData | None = None) -> dict[str, dict[int, float | None]]:
     """Train every selected fold (both phases); returns ``{phase: {fold: best validation Dice}}``."""
     folds = selected_folds(cfg.run, cfg.data.n_folds)
     size = cfg.prepare.size
-    tables = load_tables(cfg, size)  # prepared PNGs and folds.csv exist before any fold worker starts
-    if cfg.finetune is not None:
-        load_tables(cfg, cfg.finetune.size)
+    data = load_data(cfg) if data is None else data  # prepared PNGs and folds exist before any fold worker starts
     run_fold_workers(__spec__.name, cfg, folds, ignore_changes=["finetune"])  # phase one does not read it
-    results = {"main": train_folds(folds, cfg.run.out, lambda k: fold_data(cfg, tables.train, k), cfg.model,
+    results = {"main": train_folds(folds, cfg.run.out, lambda k: fold_data(cfg, data[size].train, k), cfg.model,
                                    cfg.train, validation_metric(cfg, size), run_config=cfg, ignore_changes=["finetune"])}
     if cfg.finetune is None:
         return results
-    tune = cfg.finetune
-    tables = load_tables(cfg, tune.size)
+    tune, first = cfg.finetune, RunFolder.of(cfg)
     results["finetune"] = {}
     for fold in folds:
         results["finetune"].update(train_folds(
-            [fold], final_models_dir(cfg), lambda k: fold_data(cfg, tables.train, k, tune.sampler_args), cfg.model,
-            tune.train, validation_metric(cfg, tune.size), run_config=cfg,
-            build=_starting_from(fold_dir(cfg.run.out, fold) / "best.pt"),
+            [fold], cfg.final_folder.root, lambda k: fold_data(cfg, data[tune.size].train, k, tune.sampler_args),
+            cfg.model, tune.train, validation_metric(cfg, tune.size), run_config=cfg,
+            build=_starting_from(first.fold(fold) / "best.pt"),
         ))
     return results
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
-
+main = stage_command(__doc__, load_experiment, run)
 
 if __name__ == "__main__":
     main()

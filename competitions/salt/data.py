@@ -31,8 +31,11 @@ from common.io.csv_readers import read_rle_table
 from common.io.ids import check_id
 from common.io.images import read_image, read_mask
 from common.io.rle import parse_rle, rle_decode
+from common.io.submission import SubmissionFormat
 
 IMAGE_SHAPE = (101, 101)
+# id,rle_mask, column-major RLE, one row per image, an empty cell for an empty mask
+SUBMISSION_FORMAT = SubmissionFormat("salt", "id", "rle_mask", IMAGE_SHAPE, "F", one_row_per_image=True)
 
 
 @dataclass

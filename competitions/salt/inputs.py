@@ -1,33 +1,36 @@
-"""Everything TGS-specific that the stages share: the data folder, folds, datasets and the metric."""
+"""Everything TGS-specific that the stages share: the run folder, the data (read once per pipeline),
+datasets, the out-of-fold view and the metric."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from common.data import SegmentationDataset, load_or_make_folds
-from common.io.csv_readers import one_rle_per_id, read_rle_table
 from common.metrics import tgs_scores
-from common.train.kfold import FoldData
+from common.recipe.data_root import data_root as kit_data_root
+from common.recipe.oof import OutOfFold, load_oof
+from common.recipe.pseudo_labels import read_pseudo_rows
+from common.recipe.run_folder import RunFolder
+from common.train.kfold import FoldData, selected_folds
 from common.train.val_metric import BinarizedMean, ValidationMetric
 from competitions.salt.config import SaltExperiment
-from competitions.salt.data import SaltData, checked_rle_lengths, load_mask, read_salt
+from competitions.salt.data import SUBMISSION_FORMAT, SaltData, checked_rle_lengths, load_mask, read_salt
 from competitions.salt.synth import write_dataset
 
 DEPTH_SCALE = 1000.0  # depths (z, in feet) are divided by this before entering the model
 
 
+
 def data_root(cfg: SaltExperiment) -> Path:
-    """The Kaggle-layout folder; synthesized under ``<run.out>/data`` when ``source.root`` is null."""
-    if cfg.source.root is not None:
-        return Path(cfg.source.root).expanduser()
-    root = Path(cfg.run.out) / "data"
-    if not (root / "train.csv").is_file():
-        print(f"synthesizing TGS data into {root}")
-        write_dataset(root, cfg.source.synth_train, cfg.source.synth_test, cfg.source.synth_seed)
-    return root
+    """The Kaggle-layout folder; synthesized once under ``<run.out>/data`` when ``source.root`` is null."""
+    s = cfg.source
+    synthesize = partial(write_dataset, n_train=s.synth_train, n_test=s.synth_test, seed=s.synth_seed)
+    return kit_data_root(s.root, RunFolder.of(cfg), synthesize, "TGS data")
 
 
 def load_data(cfg: SaltExperiment) -> SaltData:
@@ -35,7 +38,7 @@ def load_data(cfg: SaltExperiment) -> SaltData:
     data = read_salt(data_root(cfg), check_masks=False)
     train = data.train.copy()
     train["coverage_bin"] = np.where(train["coverage"] == 0, -1, np.ceil(train["coverage"] * 5)).astype(int)
-    train = load_or_make_folds(Path(cfg.run.out) / "folds.csv", train, n_folds=cfg.data.n_folds,
+    train = load_or_make_folds(RunFolder.of(cfg).folds_csv, train, n_folds=cfg.data.n_folds,
                                seed=cfg.data.fold_seed, stratify="coverage_bin")
     return SaltData(train=train, test=data.test)
 
@@ -70,16 +73,8 @@ def pseudo_table(cfg: SaltExperiment, test: pd.DataFrame) -> pd.DataFrame | None
     """
     if cfg.source.pseudo_labels is None:
         return None
-    labels = read_rle_table(Path(cfg.source.pseudo_labels).expanduser(), "id", "rle_mask")
-    rles = one_rle_per_id(labels)
-    known = set(test["id"])
-    for i, (image_id, rle) in enumerate(zip(labels.ids, labels.rles)):
-        if image_id not in known:
-            raise ValueError(f"{labels.where(i)}: not a test id of {data_root(cfg)}")
-        checked_rle_lengths(rle, labels.where(i))
-    rows = test[test["id"].isin(rles)].copy()
-    rows["rle_mask"] = rows["id"].map(rles)
-    return rows
+    return read_pseudo_rows(cfg.source.pseudo_labels, SUBMISSION_FORMAT, test, checked_rle_lengths,
+                            str(data_root(cfg)))
 
 
 def fold_data(cfg: SaltExperiment, train_table: pd.DataFrame, fold: int, pseudo: pd.DataFrame | None = None) -> FoldData:
@@ -89,9 +84,14 @@ def fold_data(cfg: SaltExperiment, train_table: pd.DataFrame, fold: int, pseudo:
     return FoldData(dataset(cfg, training, train=True), dataset(cfg, train_table[in_fold], train=False))
 
 
-def truth_masks(table: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Truth masks by id from the RLE column (101x101 uint8)."""
-    return {row["id"]: load_mask(row) for row in table.to_dict("records")}
+def out_of_fold(cfg: SaltExperiment, data: SaltData) -> OutOfFold:
+    """The out-of-fold maps of the selected folds with their 101x101 truth masks (read on access)."""
+    return load_oof(RunFolder.of(cfg), data.train, selected_folds(cfg.run, cfg.data.n_folds), load_mask)
+
+
+def mean_score(truths: Sequence[np.ndarray], preds: Sequence[np.ndarray]) -> float:
+    """The leaderboard value: mean over images of the TGS IoU-threshold precision."""
+    return float(np.mean(tgs_scores(truths, preds)))
 
 
 def validation_metric() -> ValidationMetric:

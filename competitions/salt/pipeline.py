@@ -1,62 +1,36 @@
 """TGS Salt end to end: train -> predict -> postprocess -> stack -> submit, timing each stage:
 ``python -m competitions.salt.pipeline --config competitions/salt/configs/demo.yaml [overrides]``.
 
-Prints the out-of-fold score after each stage and ends with ``cv_score=<value>``; writes
-``<run.out>/summary.json`` (scores, the all-empty baseline and stage times) for the demo scoreboard.
+Reads the data once and hands it to every stage. Prints the out-of-fold score after each stage and
+ends with ``cv_score=<value>``; writes ``<run.out>/summary.json`` (:mod:`common.recipe.pipeline_run`;
+the anchor is the all-empty submission, ``details`` holds the score at the plain 0.5 threshold).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from pathlib import Path
-
-from common.io.atomic import atomic_text_writer
-from common.recipe.cli import stage_main
-from common.recipe.stage_timer import StageTimer
-from common.train.distributed import env_world
-from common.train.kfold import recorded_encoder_init
+from common.recipe.cli import stage_command
+from common.recipe.pipeline_run import PipelineRun
+from common.recipe.run_folder import RunFolder
 from competitions.salt import postprocess, predict, stack, submit, train
 from competitions.salt.config import SaltExperiment, load_experiment
-from competitions.salt.inputs import data_root
+from competitions.salt.inputs import load_data
 
 
 def run(cfg: SaltExperiment) -> float:
-    out = Path(cfg.run.out)
-    timer = StageTimer(out / "timings.json")
-    with timer.stage("data"):
-        data_root(cfg)
-    with timer.stage("train"):
-        train.run(cfg)
-    if env_world()[0] != 0:  # under torchrun the other ranks only help training
+    pipe = PipelineRun(RunFolder.of(cfg), "salt", "TGS mean IoU precision")
+    data = pipe.stage("data", lambda: load_data(cfg))
+    pipe.stage("train", lambda: train.run(cfg, data))
+    if not pipe.main_rank():  # under torchrun the other ranks only help training
         return float("nan")
-    with timer.stage("predict"):
-        predict.run(cfg)
-    with timer.stage("postprocess"):
-        post = postprocess.run(cfg)
-    cv = post["oof_score"]
-    summary = {"competition": "salt", "metric": "TGS mean IoU precision", "oof_threshold_0.5": post["oof_score_threshold_0.5"],
-               "oof_post": post["oof_score"], "baseline_all_empty": post["all_empty_score"]}
-    if cfg.stack.enabled:
-        with timer.stage("stack"):
-            stacked = stack.run(cfg)
-        summary.update(oof_stack=stacked["oof_score_with_stacker"], stack_gain=stacked["gain"], stack_used=stacked["used"])
-        if stacked["used"]:
-            cv = stacked["oof_score_with_stacker"]
-    with timer.stage("submit"):
-        submit.run(cfg)
-    summary.update(cv_score=cv, encoder_init=recorded_encoder_init(out), timings=timer.seconds,
-                   total_seconds=timer.total)
-    with atomic_text_writer(out / "summary.json") as fh:
-        json.dump(summary, fh, indent=2)
-    print(f"stages: {timer.summary()}")
-    print(f"cv_score={cv:.6f}")
-    return cv
+    pipe.stage("predict", lambda: predict.run(cfg, data))
+    post = pipe.stage("postprocess", lambda: postprocess.run(cfg, data))
+    stacked = pipe.stage("stack", lambda: stack.run(cfg, data)) if cfg.stack.enabled else None
+    pipe.stage("submit", lambda: submit.run(cfg, data))
+    return pipe.finish(post["oof_score"], ("all empty", post["all_empty_score"]), stack=stacked,
+                       details={"oof_threshold_0.5": post["oof_score_threshold_0.5"]})
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    stage_main(__doc__.splitlines()[0], argv, load_experiment, run)
-
+main = stage_command(__doc__, load_experiment, run)
 
 if __name__ == "__main__":
     main()

@@ -11,40 +11,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 
-from common.metrics import tgs_scores
-from common.report.gallery import GalleryItem, worst_items
+from common.metrics import tgs_iou_precision
+from common.post.binary import postprocess
+from common.recipe.binary_post import threshold_area_post
+from common.recipe.oof import plane
+from common.recipe.run_folder import RunFolder
+from common.report.gallery import GalleryItem
 from common.report.gallery_cli import gallery_report_main
-from common.report.run_files import saved_config
-from competitions.salt.config import SaltExperiment, load_experiment
+from common.report.oof_gallery import worst_binary_items
+from common.report.run_files import saved_experiment
+from competitions.salt.config import load_experiment
 from competitions.salt.data import load_image
-from competitions.salt.oof import load_oof, post_mask, read_post
-
-
-def run_config(run_dir: str | Path) -> SaltExperiment:
-    """The experiment of a run folder, from the config the engine saved in ``fold<k>/config.yaml``,
-    with ``run.out`` pointing at ``run_dir`` (so a moved run folder still finds its maps and data)."""
-    return load_experiment(str(saved_config(run_dir)), [f"run.out={run_dir}"])
+from competitions.salt.inputs import load_data, out_of_fold
 
 
 def gallery_items(run_dir: str | Path, k: int = 12) -> list[GalleryItem]:
-    """The ``k`` out-of-fold images with the lowest TGS score, worst first (ties: largest error area)."""
-    cfg = run_config(run_dir)
-    oof = load_oof(cfg)
-    post = read_post(cfg)
-    threshold, min_area = float(post["threshold"]), int(post["min_area"])
-    preds = {i: post_mask(oof.maps[i], threshold, min_area) for i in oof.ids}
-    errors = {i: int(np.count_nonzero(preds[i] != oof.truths[i])) for i in oof.ids}
-    ids = sorted(oof.ids, key=lambda i: -errors[i])
-    scores = tgs_scores([oof.truths[i] for i in ids], [preds[i] for i in ids])
-    items = []
-    for image_id, score in worst_items(ids, scores, k):
-        row = oof.table.loc[image_id]
-        note = f"fold {row['fold']}, depth {float(row['z']):.0f}" + (", constant image" if row["constant"] else "")
-        items.append(GalleryItem(image_id, load_image(row["image_path"]), oof.truths[image_id], preds[image_id],
-                                 score, note, prob=oof.maps[image_id][0]))
-    return items
+    """The ``k`` out-of-fold images with the lowest TGS score, worst first (ties: largest error area).
+    The experiment is the one the run saved (:func:`common.report.run_files.saved_experiment`)."""
+    cfg = saved_experiment(run_dir, load_experiment)
+    post = threshold_area_post(RunFolder.of(cfg).read_post())
+    return worst_binary_items(out_of_fold(cfg, load_data(cfg)), k, lambda prob: postprocess(plane(prob), post),
+                              tgs_iou_precision, lambda row: load_image(row["image_path"]), _note)
+
+
+def _note(row: pd.Series) -> str:
+    return f"fold {row['fold']}, depth {float(row['z']):.0f}" + (", constant image" if row["constant"] else "")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -132,6 +132,15 @@ def test_dsb_score_truth_dir_on_sample(tmp_path: Path, capsys: pytest.CaptureFix
     assert value == pytest.approx((1.0 + (n - 1) / n) / 2)
 
 
+@pytest.mark.skipif(not DSB_SAMPLE.is_dir(), reason="DSB2018 sample not present")
+def test_dsb_truth_dir_needs_every_masks_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = sorted(p for p in DSB_SAMPLE.iterdir() if p.is_dir())[0]
+    shutil.copytree(folder / "images", tmp_path / "stage1_test" / folder.name / "images")
+    sub = _csv(tmp_path / "sub.csv", ["ImageId", "EncodedPixels"], [(folder.name, "")])
+    assert dsb_main(["--truth-dir", str(tmp_path / "stage1_test"), "--submission", str(sub)]) == 1
+    assert f"error: image {folder.name}: no masks folder" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("rows", "message"),
     [

@@ -1,13 +1,15 @@
-"""Runtime pieces: submission id checks, the dry-run hook, build-time errors a user can hit."""
+"""Runtime pieces: submission id checks, the dry run's batch hook, build-time errors a user can hit."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
 
-import common.infer.fold_predict as predict_module
-import common.infer.predict_batch as batch_module
+from common.infer.config import PredictConfig
+from common.infer.fold_predict import predict_to_store
+from common.infer.store import MapWriter
 from kernels.build import BuildOptions, build_kernel, find_config
 from kernels.dryrun import DryRunDone, limited_prediction
 from kernels.runtime import check_submission
@@ -26,29 +28,37 @@ def test_check_submission_names_missing_and_unknown_ids(tmp_path: Path) -> None:
         check_submission(bad, sample)
 
 
-def test_limited_prediction_times_batches_stops_and_restores() -> None:
-    original = batch_module.predict_batch
-    calls = []
+class _Images(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 8
 
-    def fake(model: object, batch: dict, *args: object, **kwargs: object) -> tuple[list, list]:
-        calls.append(len(batch["id"]))
-        return [], [{"id": i} for i in batch["id"]]
+    def __getitem__(self, i: int) -> dict:
+        return {"image": torch.full((3, 8, 8), float(i)), "id": f"im{i}"}
 
-    batch_module.predict_batch = fake
-    predict_module.predict_batch = fake
-    try:
-        record: dict[str, float] = {}
-        with limited_prediction(3, record):
-            assert predict_module.predict_batch is not fake
-            predict_module.predict_batch(None, {"id": ["w1", "w2"]})  # warm-up, untimed
-            predict_module.predict_batch(None, {"id": ["a", "b"]})
-            with pytest.raises(DryRunDone):
-                predict_module.predict_batch(None, {"id": ["c", "d"]})
-        assert predict_module.predict_batch is fake and batch_module.predict_batch is fake
-        assert record["warm_images"] == 2 and record["images"] == 4 and calls == [2, 2, 2]
-    finally:
-        batch_module.predict_batch = original
-        predict_module.predict_batch = original
+
+class _Conv(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> dict:
+        return {"mask": self.conv(x)}
+
+
+def _predict(path: Path) -> int:
+    """Images written by a real one-process prediction of 8 images in batches of 2."""
+    with MapWriter(path) as writer:
+        return len(predict_to_store(_Conv(), _Images(), PredictConfig(batch_size=2, device="cpu"), writer,
+                                    progress=False))
+
+
+def test_limited_prediction_times_real_batches_stops_and_unhooks(tmp_path: Path) -> None:
+    record: dict[str, float] = {}
+    with limited_prediction(3, record), pytest.raises(DryRunDone):
+        _predict(tmp_path / "limited")
+    assert record["warm_images"] == 2 and record["images"] == 4  # a warm-up batch, then two timed
+    assert record["start"] <= record["warm_end"] and record["seconds"] >= 0
+    assert _predict(tmp_path / "after") == 8  # the hook is gone: prediction runs to the end
 
 
 def test_unknown_competition_lists_known() -> None:

@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from common.registry import Registry
+
 
 class ChannelSE(nn.Module):
     """cSE: ``x * sigmoid(W2 relu(W1 avgpool(x)))`` with a bottleneck of ``channels // reduction``."""
@@ -55,7 +57,9 @@ class SCSE(nn.Module):
         return self.cse(x) + self.sse(x)
 
 
-ATTENTIONS: dict[str, type[nn.Module]] = {"scse": SCSE, "cse": ChannelSE, "sse": SpatialSE}
+ATTENTIONS: Registry[type[nn.Module]] = Registry(
+    "attention", {"scse": SCSE, "cse": ChannelSE, "sse": SpatialSE}, case_insensitive=True
+)
 
 #: Name of the child module that :func:`attach_attention` adds to a stage.
 ATTACHED_NAME = "stage_attention"
@@ -63,11 +67,7 @@ ATTACHED_NAME = "stage_attention"
 
 def build_attention(name: str, channels: int) -> nn.Module:
     """Attention block ``name`` (a key of :data:`ATTENTIONS`) for ``channels`` input channels."""
-    try:
-        cls = ATTENTIONS[name.lower()]
-    except KeyError:
-        raise KeyError(f"unknown attention {name!r}; known: {sorted(ATTENTIONS)}") from None
-    return cls(channels)
+    return ATTENTIONS.get(name)(channels)
 
 
 def attach_attention(stage: nn.Module, attention: nn.Module) -> None:

@@ -13,12 +13,43 @@ Channels are appended after the image channels in the order they are listed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
-EXTRA_CHANNELS: tuple[str, ...] = ("depth", "y_ramp", "x_ramp")
+from common.registry import Registry
+
+# name -> plane(x, depth, depth_scale): one [B, 1, H, W] plane for the batch x [B, C, H, W].
+Plane = Callable[[torch.Tensor, torch.Tensor | float | None, float], torch.Tensor]
+EXTRA_CHANNELS: Registry[Plane] = Registry("extra channel")
+
+
+@EXTRA_CHANNELS.register("depth")
+def _depth_plane(x: torch.Tensor, depth: torch.Tensor | float | None, depth_scale: float) -> torch.Tensor:
+    b, _, h, w = x.shape
+    if depth is None:
+        raise ValueError("extra channel 'depth' needs the per-image depth: call model(x, depth=t)")
+    d = torch.as_tensor(depth, device=x.device, dtype=x.dtype)
+    if d.numel() == 1:
+        d = d.reshape(1).expand(b)
+    if d.numel() != b:
+        raise ValueError(f"depth has {d.numel()} values for a batch of {b} images")
+    return (d.reshape(b, 1, 1, 1) * depth_scale).expand(b, 1, h, w)
+
+
+@EXTRA_CHANNELS.register("y_ramp")
+def _y_ramp(x: torch.Tensor, depth: torch.Tensor | float | None, depth_scale: float) -> torch.Tensor:
+    b, _, h, w = x.shape
+    ramp = torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype)
+    return ramp.view(1, 1, h, 1).expand(b, 1, h, w)
+
+
+@EXTRA_CHANNELS.register("x_ramp")
+def _x_ramp(x: torch.Tensor, depth: torch.Tensor | float | None, depth_scale: float) -> torch.Tensor:
+    b, _, h, w = x.shape
+    ramp = torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype)
+    return ramp.view(1, 1, 1, w).expand(b, 1, h, w)
 
 
 class ExtraChannels(nn.Module):
@@ -26,9 +57,7 @@ class ExtraChannels(nn.Module):
 
     def __init__(self, names: Sequence[str], depth_scale: float = 1.0):
         super().__init__()
-        unknown = [n for n in names if n not in EXTRA_CHANNELS]
-        if unknown:
-            raise KeyError(f"unknown extra channel(s) {unknown}; known: {list(EXTRA_CHANNELS)}")
+        self._planes = [EXTRA_CHANNELS.get(name) for name in names]
         if len(set(names)) != len(names):
             raise ValueError(f"extra channels listed twice: {list(names)}")
         self.names = tuple(names)
@@ -40,26 +69,5 @@ class ExtraChannels(nn.Module):
         return ("depth",) if "depth" in self.names else ()
 
     def forward(self, x: torch.Tensor, depth: torch.Tensor | float | None = None) -> torch.Tensor:
-        b, _, h, w = x.shape
-        planes = []
-        for name in self.names:
-            if name == "depth":
-                planes.append(self._depth_plane(x, depth))
-            elif name == "y_ramp":
-                ramp = torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype)
-                planes.append(ramp.view(1, 1, h, 1).expand(b, 1, h, w))
-            else:
-                ramp = torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype)
-                planes.append(ramp.view(1, 1, 1, w).expand(b, 1, h, w))
+        planes = [plane(x, depth, self.depth_scale) for plane in self._planes]
         return torch.cat([x, *planes], dim=1)
-
-    def _depth_plane(self, x: torch.Tensor, depth: torch.Tensor | float | None) -> torch.Tensor:
-        b, _, h, w = x.shape
-        if depth is None:
-            raise ValueError("extra channel 'depth' needs the per-image depth: call model(x, depth=t)")
-        d = torch.as_tensor(depth, device=x.device, dtype=x.dtype)
-        if d.numel() == 1:
-            d = d.reshape(1).expand(b)
-        if d.numel() != b:
-            raise ValueError(f"depth has {d.numel()} values for a batch of {b} images")
-        return (d.reshape(b, 1, 1, 1) * self.depth_scale).expand(b, 1, h, w)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from common.registry import check_choice
+
 Pads = tuple[int, int, int, int]  # left, right, top, bottom (the order F.pad takes)
 
 
@@ -21,8 +23,7 @@ def pad_to_multiple(
     return the padded tensor and the pads used."""
     if multiple < 1:
         raise ValueError(f"pad multiple must be >= 1, got {multiple}")
-    if mode not in ("reflect", "replicate", "constant"):
-        raise ValueError(f"unknown pad mode {mode!r}; known: ['constant', 'reflect', 'replicate']")
+    check_choice("pad mode", mode, ("constant", "reflect", "replicate"))
     h, w = x.shape[-2:]
     th, tw = max(h, min_size), max(w, min_size)
     ph, pw = th - h + (-th) % multiple, tw - w + (-tw) % multiple

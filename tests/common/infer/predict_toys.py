@@ -16,7 +16,8 @@ from common.infer.config import PredictConfig
 from common.infer.store import MapStore
 from common.infer.tta import TTAConfig
 from common.io.rle import rle_encode
-from common.io.submission import write_tgs_submission
+from common.io.submission import SubmissionFormat
+from common.io.submission import write_submission as write_csv
 from common.models import ModelConfig, build_model, save_checkpoint
 from common.train.kfold import fold_dir
 
@@ -24,6 +25,7 @@ FOLD_SIZES = (5, 4)  # out-of-fold images of folds 0 and 1
 TEST_SIZE = 11  # not a multiple of the 2 ranks, nor of the chunk size
 CHUNK = 4  # a multiple of the batch size (2)
 SIZE = 32
+TOY_FORMAT = SubmissionFormat("toy", "id", "rle_mask", (SIZE, SIZE), "F", one_row_per_image=True)
 
 
 def records(prefix: str, n: int, seed: int) -> list[dict]:
@@ -46,7 +48,7 @@ def model_config() -> ModelConfig:
 
 
 def predict_config() -> PredictConfig:
-    return PredictConfig(tta=TTAConfig(views="hflip"), batch_size=2)
+    return PredictConfig(tta=TTAConfig(views="hflip"), batch_size=2, device="cpu")
 
 
 def write_checkpoints(run_dir: Path) -> None:
@@ -63,7 +65,7 @@ def write_checkpoints(run_dir: Path) -> None:
 def write_submission(test_mean: Path, path: Path) -> None:
     maps = MapStore(test_mean)
     rows = {i: rle_encode((maps[i][0] > 0.5).astype(np.uint8), order="F") for i in maps.ids}
-    write_tgs_submission(rows, path, expected_ids=maps.ids)
+    write_csv(TOY_FORMAT, rows, path, expected_ids=maps.ids)
 
 
 class CrashOnce(Dataset):

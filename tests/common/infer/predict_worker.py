@@ -35,7 +35,7 @@ def run(run_dir: Path, crash_at: int | None = None) -> None:
         [0, 1], run_dir, model_config(), predict_config(),
         val_dataset=fold_dataset,
         test_dataset=test if crash_at is None else CrashOnce(test, crash_at, on_read=2, run_dir=run_dir),
-        device=torch.device("cpu"), extra_inputs=("depth",), shard=ShardConfig(chunk_size=CHUNK),
+        shard=ShardConfig(chunk_size=CHUNK),
     )  # fmt: skip
     if env_world()[0] == 0:
         write_submission(maps.test_mean, run_dir / "submission.csv")

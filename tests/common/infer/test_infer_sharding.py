@@ -20,7 +20,7 @@ from common.infer.store import MapStore, MapWriter
 from common.infer.throughput import Throughput
 from tests.common.infer.predict_toys import CountingDataset, ToyNet
 
-CFG = PredictConfig(batch_size=3)
+CFG = PredictConfig(batch_size=3, device="cpu")
 SHARD = ShardConfig(chunk_size=3)
 
 
@@ -29,7 +29,7 @@ def _load(device: torch.device) -> torch.nn.Module:
 
 
 def _predict(path, dataset, load=_load, **kwargs):
-    return predict_sharded(path, dataset, load, CFG, torch.device("cpu"), shard=SHARD, progress=False, **kwargs)
+    return predict_sharded(path, dataset, load, CFG, shard=SHARD, progress=False, **kwargs)
 
 
 def _raw(path) -> dict[str, np.ndarray]:
@@ -142,7 +142,7 @@ def test_dataset_ids_that_disagree_with_the_items_raise(tmp_path):
 def test_sharded_maps_equal_the_one_process_writer(tmp_path):
     run = _predict(tmp_path / "sharded", CountingDataset(8))
     with MapWriter(tmp_path / "plain") as writer:
-        table = predict_to_store(_load(torch.device("cpu")), CountingDataset(8), CFG, writer, torch.device("cpu"),
+        table = predict_to_store(_load(torch.device("cpu")), CountingDataset(8), CFG, writer,
                                  progress=False)
     expected, found = _raw(tmp_path / "plain"), _raw(tmp_path / "sharded")
     assert list(found) == list(expected) and all(np.array_equal(expected[i], found[i]) for i in expected)

@@ -144,8 +144,7 @@ class _Negate(torch.nn.Module):
 def test_wrap_model_wraps_every_fold_network(single, checkpoints, tmp_path):
     run_dir = _run_dir(checkpoints, tmp_path / "wrapped")
     maps = predict_folds([0, 1], run_dir, model_config(), predict_config(), val_dataset=fold_dataset,
-                         test_dataset=holdout_dataset(), device=torch.device("cpu"), extra_inputs=("depth",),
-                         wrap_model=_Negate)
+                         test_dataset=holdout_dataset(), wrap_model=_Negate)
     plain, negated = MapStore(single / "maps/test"), MapStore(maps.test_mean)
     for map_id in plain.ids:
         assert np.abs(negated[map_id] - (1.0 - plain[map_id])).max() <= 1.01 / 255

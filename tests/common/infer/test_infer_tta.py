@@ -185,7 +185,7 @@ def test_config_and_errors() -> None:
     tta = build_tta(lambda t: t, TTAConfig(views=["identity", "hflip"], weights=[2, 1], merge="logit"))
     assert [v.label for v in tta.views] == ["identity", "hflip"]
     assert tta.weights == pytest.approx([2 / 3, 1 / 3])
-    with pytest.raises(ValueError, match="known presets and views"):
+    with pytest.raises(ValueError, match="unknown TTA preset or view 'd8'; known: .*d4.*transverse"):
         build_views("d8")
     with pytest.raises(ValueError, match="unknown TTA view 'flip'"):
         build_views(["flip"])

@@ -13,8 +13,9 @@ import torch
 
 from common.io import atomic
 from common.io.atomic import atomic_text_writer, atomic_write_bytes
-from common.io.submission import write_tgs_submission
+from common.io.submission import write_submission
 from common.models.checkpoint import save_checkpoint
+from competitions.salt.data import SUBMISSION_FORMAT as SALT
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -50,7 +51,7 @@ def test_checkpoints_and_submissions_are_fsynced_before_the_rename(tmp_path: Pat
     monkeypatch.setattr(atomic.os, "fsync", fsync)
     monkeypatch.setattr(atomic.os, "replace", replace)
     save_checkpoint(tmp_path / "best.pt", torch.nn.Linear(2, 1))
-    write_tgs_submission({"a": "1 2"}, tmp_path / "submission.csv", expected_ids=["a"])
+    write_submission(SALT, {"a": "1 2"}, tmp_path / "submission.csv", expected_ids=["a"])
     atomic_write_bytes(tmp_path / "plain.bin", b"x")  # the default stays fast: no fsync
     assert events == ["fsync-file", "replace best.pt", "fsync-dir",
                       "fsync-file", "replace submission.csv", "fsync-dir", "replace plain.bin"]

@@ -7,14 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from common.io.csv_readers import (
-    read_carvana_csv,
-    read_dsb_csv,
-    read_rle_table,
-    read_siim_csv,
-    read_tgs_csv,
-    rles_by_id,
-)
+from common.io.csv_readers import read_rle_table, rles_by_id
+from tests.common.io.csv_tables import read_carvana_csv, read_dsb_csv, read_siim_csv, read_tgs_csv
 
 
 def test_tgs_empty_cells_stay_empty_strings(tmp_path: Path) -> None:

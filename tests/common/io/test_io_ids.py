@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from common.io.csv_readers import read_carvana_csv, read_dsb_csv, read_siim_csv, read_tgs_csv
 from common.io.ids import check_id
+from tests.common.io.csv_tables import read_carvana_csv, read_dsb_csv, read_siim_csv, read_tgs_csv
 
 BAD_IDS = ["../../outside/secret", "a/b", "a\\b", "..", "x..y"]
 READERS: list[tuple[Callable, str]] = [

@@ -137,9 +137,9 @@ def test_regression_term_reads_its_own_keys():
 
 
 def test_spec_errors_are_clear():
-    with pytest.raises(ValueError, match="unknown loss 'bcee'; known losses: .*bce,"):
+    with pytest.raises(ValueError, match="unknown loss 'bcee'; known: .*bce,"):
         build_criterion({"bcee": 1.0})
-    with pytest.raises(ValueError, match="unknown criterion options \\['aux_weights'\\]"):
+    with pytest.raises(ValueError, match="unknown criterion option 'aux_weights'; known: .*did you mean 'aux_weight'"):
         build_criterion({"terms": "bce", "aux_weights": 0.1})
     with pytest.raises(TypeError, match="loss term 'dice'"):
         build_criterion({"dice": "heavy"})

@@ -75,3 +75,13 @@ def test_pipeline_run_summary_schema(tmp_path, capsys):
     unused = PipelineRun(run, "toy", "Dice").finish(0.5, ("all empty", 0.1), stack={"oof_score_with_stacker": 0.4,
                                                                                    "gain": -0.1, "used": False})
     assert unused == 0.5 and json.loads(run.summary_json.read_text())["encoder_init"] is None
+
+
+def test_run_folder_of_an_experiment_names_its_package(tmp_path):
+    from competitions.salt.config import load_experiment
+
+    cfg = load_experiment(None, [f"run.out={tmp_path}"])
+    run = RunFolder.of(cfg)
+    assert run.root == tmp_path and run.package == "competitions.salt"
+    with pytest.raises(FileNotFoundError, match=r"run python -m competitions\.salt\.stack first"):
+        run.read_stack()

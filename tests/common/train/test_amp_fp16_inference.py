@@ -25,6 +25,8 @@ CPU = torch.device("cpu")
 class _HeadNet(TinyNet):
     """TinyNet with an image-level ``nonempty`` logit and a ``depth`` input (like TGS)."""
 
+    scalar_inputs = ("depth",)  # declared like SegmentationNet's: prediction passes batch["depth"]
+
     def forward(self, x, depth=None):
         logits = self.decoder(self.encoder(x))
         nonempty = logits.mean(dim=(2, 3)) + (0.0 if depth is None else depth.view(-1, 1))
@@ -103,7 +105,7 @@ def test_fold_ensembles_extra_inputs_and_image_level_heads_under_fp16():
     out = {}
     for amp in ("fp32", "fp16"):
         cfg = PredictConfig(amp=amp, tta=TTAConfig(views="flips"))
-        out[amp] = predict_batch(model, batch, cfg, CPU, extra_inputs=("depth",))
+        out[amp] = predict_batch(model, batch, cfg, CPU)
     _compare(out["fp16"][0], out["fp32"][0])
     heads = [np.array([r["nonempty"] for r in out[amp][1]]) for amp in ("fp16", "fp32")]
     assert np.abs(heads[0] - heads[1]).max() <= TOL

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 import common.train.validation as validation
+from common.data.instance_targets import make_targets
 from common.metrics import dice, dice_scores, dsb_scores, tgs_scores
 from common.post.instances import instances_from_maps
 from common.post.search import per_image_scores
@@ -24,7 +25,6 @@ from competitions.carvana.inputs import validation_metric as carvana_metric
 from competitions.dsb2018.config import load_experiment as load_dsb
 from competitions.dsb2018.inputs import _TRUTH_RECOVERY
 from competitions.dsb2018.inputs import validation_metric as dsb_metric
-from competitions.dsb2018.targets import make_targets
 from competitions.pneumothorax.config import load_experiment as load_siim
 from competitions.pneumothorax.inputs import validation_metric as siim_metric
 from competitions.salt.inputs import validation_metric as salt_metric

@@ -1,6 +1,6 @@
 """Carvana stages on a tiny config (2 synthetic cars + 1 test car, tiny encoder, one epoch): every
-stage runs, maps come out at full 1918x1280, the submission is valid, resume and ensembling work,
-bad input stops the pipeline with an error naming the file or row."""
+stage runs on data read once, maps come out at full 1918x1280, the submission is valid, resume and
+ensembling work, bad input stops the pipeline with an error naming the file or row."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from PIL import Image
 
 from common.infer.store import MapStore
 from common.io.rle import rle_encode
-from competitions.carvana import ensemble, pipeline, postprocess, predict, submit, synth
+from competitions.carvana import ensemble, inputs, pipeline, postprocess, predict, submit, synth
 from competitions.carvana.config import CarvanaExperiment, load_experiment
 from competitions.carvana.data import IMAGE_SHAPE, load_mask
-from competitions.carvana.inputs import TruthMasks, load_data, model_shape, train_source
+from competitions.carvana.inputs import load_data, model_shape, train_source, truth_mask
 from competitions.carvana.stack import stacker_thresholds
 
 DEMO = Path(__file__).parents[3] / "competitions" / "carvana" / "configs" / "demo.yaml"
@@ -42,11 +42,21 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+READS: list[str] = []  # data folders read by the module's pipeline run (in this process)
+
+
 @pytest.fixture(scope="module")
 def finished(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> CarvanaExperiment:
     cfg = _tiny(tmp_path_factory.mktemp("run"), data_dir)
-    pipeline.run(cfg)
+    read = inputs.read_carvana
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(inputs, "read_carvana", lambda root, **kw: READS.append(str(root)) or read(root, **kw))
+        pipeline.run(cfg)
     return cfg
+
+
+def test_pipeline_reads_the_data_once(finished: CarvanaExperiment) -> None:
+    assert READS == [str(finished.source.root)]  # (fold workers, separate processes, read their own)
 
 
 def test_pipeline_runs_every_stage_and_writes_the_summary(finished: CarvanaExperiment) -> None:
@@ -54,9 +64,11 @@ def test_pipeline_runs_every_stage_and_writes_the_summary(finished: CarvanaExper
     summary = json.loads((out / "summary.json").read_text())
     assert summary["competition"] == "carvana" and 0.0 <= summary["cv_score"] <= 1.0
     assert set(summary["timings"]) == {"data", "train", "predict", "postprocess", "stack", "submit"}
-    assert set(summary["cpu_seconds"]) == set(summary["timings"]) and summary["total_cpu_seconds"] > 0
-    assert summary["baseline_all_empty"] == 0.0 and summary["stack_used"] in (True, False)
+    assert (summary["baseline_name"], summary["baseline_score"]) == ("all empty", 0.0)
+    assert summary["stack_used"] in (True, False)
     post = json.loads((out / "post" / "post.json").read_text())
+    assert summary["details"]["threshold"] == post["threshold"] and summary["oof_post"] == post["oof_post"]
+    assert 0.0 <= summary["details"]["test_dice_synthetic"] <= 1.0
     assert post["threshold"] in (0.4, 0.5, 0.6) and post["hull_min_area"] in (0, 5000)
     assert post["oof_post"] >= post["oof_dice_threshold"] >= post["oof_dice_threshold_0.5"] - 1e-12
     assert len(pd.read_csv(out / "post" / "search.csv")) == 4  # 3 thresholds (0.5 included) + 1 hull
@@ -72,7 +84,8 @@ def test_maps_are_full_size_and_cover_both_folds(finished: CarvanaExperiment) ->
 
 
 def test_submission_is_gzipped_row_major_and_scored(finished: CarvanaExperiment, data_dir: Path) -> None:
-    path = Path(finished.run.out) / submit.SUBMISSION
+    path, score = submit.run(finished)
+    assert path == Path(finished.run.out) / "submission.csv.gz" and score is not None and 0.0 <= score <= 1.0
     with gzip.open(path, "rt") as handle:
         table = pd.read_csv(handle, dtype=str, keep_default_na=False)
     sample = pd.read_csv(data_dir / "sample_submission.csv", dtype=str)
@@ -86,8 +99,6 @@ def test_submission_is_gzipped_row_major_and_scored(finished: CarvanaExperiment,
     expected = maps[image_id][0] > threshold
     if not post["hull_min_area"]:
         assert table["rle_mask"][0] == rle_encode(expected.astype(np.uint8), order="C")
-    _, score = submit.run(finished)
-    assert score is not None and 0.0 <= score <= 1.0
 
 
 def test_stages_run_from_the_command_line_and_predict_resumes(
@@ -129,12 +140,12 @@ def test_training_records_at_the_model_scale(data_dir: Path, tmp_path: Path) -> 
     cfg = _tiny(tmp_path, data_dir)
     table = load_data(cfg).train
     assert table.groupby("car")["fold"].nunique().max() == 1  # all views of a car in one fold
-    small = train_source(cfg, table.iloc[:2]).records[table["id"][0]]
+    small = train_source(cfg, table.iloc[:2])[table["id"][0]]
     assert small["image"].shape == (*model_shape(0.0625), 3) and small["mask"].shape == (80, 120)
     assert set(np.unique(small["mask"])) <= {0, 1} and small["mask"].any()
-    full = train_source(_tiny(tmp_path, data_dir, "input.scale=1.0"), table.iloc[:1]).records[table["id"][0]]
+    full = train_source(_tiny(tmp_path, data_dir, "input.scale=1.0"), table.iloc[:1])[table["id"][0]]
     assert full["image"].endswith(".jpg") and isinstance(full["rle"], str)
-    assert np.array_equal(TruthMasks(table)[table["id"][0]], load_mask(table.iloc[0]))  # CSV == GIF
+    assert np.array_equal(truth_mask(table.iloc[0]), load_mask(table.iloc[0]))  # CSV == GIF
 
 
 @pytest.fixture
@@ -144,7 +155,8 @@ def broken(data_dir: Path, tmp_path: Path) -> Path:
 
 def test_column_major_csv_row_stops_the_pipeline_naming_the_line(broken: Path, tmp_path: Path) -> None:
     frame = pd.read_csv(broken / "train_masks.csv")
-    truth = TruthMasks(load_data(_tiny(tmp_path / "ok", broken)).train)[frame["img"][2][:-4]]
+    train = load_data(_tiny(tmp_path / "ok", broken)).train.set_index("id")
+    truth = truth_mask(train.loc[frame["img"][2][:-4]])
     frame.loc[2, "rle_mask"] = rle_encode(truth, order="F")
     frame.to_csv(broken / "train_masks.csv", index=False)
     cfg = _tiny(tmp_path / "bad", broken, "source.check_rle_samples=32")
@@ -164,7 +176,7 @@ def test_wrong_size_gif_and_orphan_mask_stop_the_pipeline_naming_the_file(broken
 
 
 def test_missing_maps_name_the_stage_to_run(data_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="run competitions.carvana.predict first"):
+    with pytest.raises(FileNotFoundError, match="missing; run python -m competitions.carvana.predict first"):
         postprocess.run(_tiny(tmp_path, data_dir))
     with pytest.raises(ValueError, match="ensemble.members is empty"):
         ensemble.run(_tiny(tmp_path, data_dir))

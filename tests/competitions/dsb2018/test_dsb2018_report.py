@@ -16,7 +16,7 @@ def test_gallery_items_are_the_worst_submitted_oof_images(tiny_stage1: Path, tin
     run = tmp_path / "run"
     pipeline.run(tiny_experiment(tiny_stage1, run))
     summary = json.loads((run / "summary.json").read_text())
-    items = check_worst_first(gallery_items, run, 6, summary["oof_submission_score"], dsb_average_precision, (96, 96))
+    items = check_worst_first(gallery_items, run, 6, summary["details"]["oof_submission_score"], dsb_average_precision, (96, 96))
     for item in items:
         assert "true /" in item.note and "predicted nuclei" in item.note
     check_report_command(main, run, items)

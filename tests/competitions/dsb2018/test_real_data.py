@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.io.scoring import score_dsb
 from competitions.dsb2018 import baseline, evaluate
 from competitions.dsb2018.data import list_images, load_image
 from competitions.dsb2018.groups import KINDS, image_groups, image_kind
 from competitions.dsb2018.inputs import labelled_records, load_labelled
+from competitions.dsb2018.score import score_dsb
 
 SAMPLE = Path(__file__).resolve().parents[3] / "data" / "dsb2018_stage1_sample"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,24 +20,47 @@ import pytest
 from PIL import Image
 from scipy import ndimage as ndi
 
+from common.data.instance_targets import make_targets
 from common.infer.store import MapWriter
-from common.io.scoring import score_dsb
 from common.io.submission import check_submission_file
-from competitions.dsb2018 import evaluate, pipeline, postprocess, predict, score, stack, submit
+from competitions.dsb2018 import evaluate, inputs, pipeline, postprocess, predict, score, stack, submit
+from competitions.dsb2018.data import SUBMISSION_FORMAT
 from competitions.dsb2018.groups import KINDS
 from competitions.dsb2018.inputs import load_labelled
-from competitions.dsb2018.targets import make_targets
+from competitions.dsb2018.score import score_dsb
 
 
-def test_tiny_pipeline_and_folder_prediction(tiny_stage1: Path, tiny_experiment, tmp_path: Path, capsys) -> None:
+def _count_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count ``load_labelled`` calls wherever a DSB2018 module bound it."""
+    calls: list[str] = []
+    original = inputs.load_labelled
+
+    def counted(*args, **kwargs):
+        calls.append("load_labelled")
+        return original(*args, **kwargs)
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("competitions.dsb2018") and getattr(module, "load_labelled", None) is original:
+            monkeypatch.setattr(module, "load_labelled", counted)
+    return calls
+
+
+def test_tiny_pipeline_and_folder_prediction(tiny_stage1: Path, tiny_experiment, tmp_path: Path, capsys,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = tiny_experiment(tiny_stage1, tmp_path / "run")
+    loads = _count_loads(monkeypatch)
     cv = pipeline.run(cfg)
+    assert len(loads) == 1  # the pipeline reads the labelled images once and hands them to every stage
+    monkeypatch.undo()
     printed = capsys.readouterr().out
     assert printed.strip().splitlines()[-1] == f"cv_score={cv:.6f}"
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["cv_score"] == cv and 0.0 <= cv <= 1.0
-    assert {"train", "predict", "postprocess", "stack", "submit"} <= set(summary["timings"])
-    assert 0.0 <= summary["baseline_otsu_watershed"] <= 1.0
+    assert {"data", "train", "predict", "postprocess", "stack", "submit"} <= set(summary["timings"])
+    assert summary["baseline_name"] == "Otsu + watershed" and 0.0 <= summary["baseline_score"] <= 1.0
+    details = summary["details"]
+    assert details["oof_post_start"] <= summary["oof_post"] + 1e-12
+    assert details["oof_stack_cross_fitted"] <= 1.0 and summary["stack_used"] in (True, False)
     for fold in (0, 1):
         assert (tmp_path / "run" / f"fold{fold}" / "best.pt").is_file()
     assert (tmp_path / "run" / "oof_submission.csv").is_file()
@@ -47,7 +71,7 @@ def test_tiny_pipeline_and_folder_prediction(tiny_stage1: Path, tiny_experiment,
     assert "score=" in capsys.readouterr().out
     ids = sorted(p.name for p in tiny_stage1.iterdir())
     shapes = {i: (96, 96) for i in ids}
-    assert check_submission_file("dsb2018", out_csv, expected_ids=ids, shapes=shapes) == len(ids)
+    assert check_submission_file(SUBMISSION_FORMAT, out_csv, expected_ids=ids, shapes=shapes) == len(ids)
     assert score.main(["--truth-dir", str(tiny_stage1), "--submission", str(out_csv)]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("score=")
 
@@ -58,7 +82,7 @@ def test_tiny_pipeline_and_folder_prediction(tiny_stage1: Path, tiny_experiment,
     predict.main(["--config", str(tmp_path / "run" / "fold0" / "config.yaml"), f"run.out={tmp_path / 'run'}",
                   "--images", str(unlabelled), "--submission", str(blind_csv)])
     assert "score=" not in capsys.readouterr().out
-    assert check_submission_file("dsb2018", blind_csv, expected_ids=ids[:2], shapes=shapes) == 2
+    assert check_submission_file(SUBMISSION_FORMAT, blind_csv, expected_ids=ids[:2], shapes=shapes) == 2
     blind = pd.read_csv(blind_csv, keep_default_na=False)
     folder = pd.read_csv(out_csv, keep_default_na=False)
     assert blind.equals(folder[folder["ImageId"].isin(ids[:2])].reset_index(drop=True))  # masks change nothing
@@ -68,10 +92,10 @@ def test_tiny_pipeline_and_folder_prediction(tiny_stage1: Path, tiny_experiment,
     printed = capsys.readouterr().out.strip().splitlines()
     assert printed[-1] == f"score={score_dsb(out_csv, truth_dir=tiny_stage1).score:.6f}"
     assert any(line.startswith("all") for line in printed)
-    by_kind = summary["by_kind"]
+    by_kind = details["by_kind"]
     assert set(by_kind) - {"all"} <= set(KINDS) and by_kind["all"]["images"] == len(ids)
-    assert by_kind["all"]["baseline"] == pytest.approx(summary["baseline_otsu_watershed"])
-    assert by_kind["all"]["model"] == pytest.approx(summary["oof_submission_score"])
+    assert by_kind["all"]["baseline"] == pytest.approx(summary["baseline_score"])
+    assert by_kind["all"]["model"] == pytest.approx(details["oof_submission_score"])
 
 
 def _noisy_maps(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -126,5 +150,5 @@ def test_post_stack_submit_on_noisy_truth_maps(tiny_stage1: Path, tiny_experimen
     table = pd.read_csv(tmp_path / "run" / "submission.csv", keep_default_na=False)
     assert list(table.loc[table["ImageId"] == "blank", "EncodedPixels"]) == [""]
     assert (table["ImageId"] == "cells").sum() > 1
-    assert check_submission_file("dsb2018", tmp_path / "run" / "submission.csv", expected_ids=["blank", "cells"],
+    assert check_submission_file(SUBMISSION_FORMAT, tmp_path / "run" / "submission.csv", expected_ids=["blank", "cells"],
                                  shapes={"blank": (96, 96), "cells": (96, 96)}) == 2

@@ -17,8 +17,9 @@ from common.io.rle import siim_rle_decode
 from common.io.scoring import score_binary
 from common.models import build_model, save_checkpoint
 from common.stack import load_stacker, save_stacker
-from competitions.pneumothorax import pipeline, postprocess, predict, prepare, stack, submit, train
+from competitions.pneumothorax import inputs, pipeline, postprocess, predict, prepare, stack, submit, train
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
+from competitions.pneumothorax.data import SUBMISSION_FORMAT
 from competitions.pneumothorax.inputs import load_tables, scaled_areas, validation_metric
 
 CONFIGS = Path(__file__).resolve().parents[3] / "competitions" / "pneumothorax" / "configs"
@@ -45,22 +46,41 @@ def test_pipeline_writes_summary_and_a_valid_stage1_submission(tiny_run: tuple) 
     cfg, cv = tiny_run
     out = Path(cfg.run.out)
     summary = json.loads((out / "summary.json").read_text())
-    for key in ("competition", "metric", "oof_threshold_0.5", "oof_post", "baseline_all_empty", "oof_stack",
-                "stack_gain", "stack_used", "cv_score", "timings", "total_seconds", "test_dice_synthetic"):
-        assert key in summary
-    assert summary["cv_score"] == cv and 0.0 <= cv <= 1.0
+    details = summary["details"]
+    assert {"oof_threshold_0.5", "triplet", "size", "stack_mode", "test_dice_synthetic"} <= set(details)
+    assert summary["cv_score"] == cv and 0.0 <= cv <= 1.0 and summary["baseline_name"] == "all empty"
     assert set(summary["timings"]) == {"data", "prepare", "train", "predict", "postprocess", "stack", "submit"}
     folds = pd.read_csv(out / "folds.csv")
     truth_empty = 1 - pd.read_csv(out / "prepared" / "64" / "metadata.csv").query("split == 'train'")["has_mask"].mean()
-    assert len(folds) == 24 and summary["baseline_all_empty"] == pytest.approx(truth_empty, abs=0.05)
+    assert len(folds) == 24 and summary["baseline_score"] == pytest.approx(truth_empty, abs=0.05)
     assert cv >= summary["oof_post"] - 1e-12  # the stacker is only used when it gains
+    post = json.loads((out / "post" / "post.json").read_text())
+    assert details["oof_threshold_0.5"] == post["oof_dice_threshold_0.5"] and details["size"] == 64
+    assert details["triplet"] == {k: post[k] for k in ("top_threshold", "min_area", "bottom_threshold")}
     sample = pd.read_csv(out / "data" / "sample_submission.csv")
     sub = pd.read_csv(out / "submission.csv", keep_default_na=False)
     assert list(sub.columns) == ["ImageId", "EncodedPixels"] and list(sub["ImageId"]) == list(sample["ImageId"])
     for rle in sub["EncodedPixels"]:
         assert siim_rle_decode(str(rle)).shape == (1024, 1024)
-    report = score_binary("pneumothorax", out / "data" / "test_solution.csv", out / "submission.csv", "dice")
-    assert report.score == pytest.approx(summary["test_dice_synthetic"])
+    report = score_binary(SUBMISSION_FORMAT, out / "data" / "test_solution.csv", out / "submission.csv", "dice")
+    assert report.score == pytest.approx(details["test_dice_synthetic"])
+
+
+def test_a_pipeline_run_loads_the_data_once(tiny_run: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every stage takes the pipeline's tables; only the pipeline reads them (the finished folds of
+    a copied run are skipped, so no fold worker process reads them either)."""
+    cfg, cv = tiny_run
+    copy = Path(shutil.copytree(cfg.run.out, tmp_path / "run", ignore=shutil.ignore_patterns("maps", "post", "stack")))
+    calls = []
+    original = inputs.load_tables
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(args[1:])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(inputs, "load_tables", counted)
+    assert pipeline.run(tiny(copy)) == cv
+    assert calls == [(64,)]
 
 
 def test_stage_outputs_are_consistent(tiny_run: tuple) -> None:
@@ -216,5 +236,5 @@ def test_demo_reaches_the_target_dice(tmp_path: Path) -> None:
     start = time.perf_counter()
     cv = pipeline.run(load_experiment(str(DEMO), [f"run.out={tmp_path}", "train.progress=false"]))
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert cv >= 0.85 and summary["baseline_all_empty"] < 0.8
+    assert cv >= 0.85 and summary["baseline_score"] < 0.8
     assert time.perf_counter() - start < 6 * 60 * 2  # generous on a shared machine; 6 minutes when idle

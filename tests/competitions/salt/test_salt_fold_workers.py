@@ -14,7 +14,7 @@ from competitions.salt.config import load_experiment
 from competitions.salt.synth import write_dataset
 
 TINY = [
-    "data.n_folds=2", "data.num_workers=0", "model.encoder=tu-test_resnet",
+    "data.n_folds=2", "model.encoder=tu-test_resnet",
     "model.arch_kwargs={decoder_pyramid_channels: 16, decoder_segmentation_channels: 32}",
     "train.epochs=2", "train.batch_size=8", "train.progress=false",
 ]

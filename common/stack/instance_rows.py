@@ -1,27 +1,31 @@
-"""Instance rows for the DSB2018 second level: every level-one instance ("whole") and every part
-of a proposed split, with their features, from one image's (body, border, full) map.
+"""Instance rows for a split/keep second level on body / border / full maps (the DSB2018 1st-place
+recipe): every level-one instance ("whole") and every part of a proposed split, with its features.
 
 A whole instance is split when the body map, thresholded higher, breaks it into several cores
-(``common.post.instances.split_candidates``); the parts come from a watershed of those cores.
+(:func:`common.post.instances.split_candidates`); the parts come from a watershed of those cores.
 Whole and part rows share one feature set (shape, probabilities of the three channels inside,
-neighbourhood, the split descriptors of ``common.stack.instance_features``) plus ``is_part``,
+neighbourhood, the split descriptors of :mod:`common.stack.instance_features`) plus ``is_part``,
 ``split_threshold``, ``parent_area`` and ``n_siblings``, and the image's type and size, so one
-regression of the matched IoU scores both.
+regression of the matched IoU scores both. :func:`compose` turns per-row keep/split flags back
+into a label image (:mod:`common.stack.split_keep` chooses them).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from skimage.measure import regionprops_table
+from tqdm import tqdm
 
+from common.data.instance_targets import TARGET_CHANNELS, target_instances
 from common.post.instances import InstanceConfig, apply_splits, relabel, split_candidates
-from common.stack import instance_features, instance_iou
-from competitions.dsb2018.oof import instances
+from common.stack.instance_features import instance_features
+from common.stack.targets import instance_iou
 
-_CHANNELS = ("body", "border", "full")
+ROW_KEYS = ["image_id", "kind", "label", "parent"]
 
 
 @dataclass
@@ -41,7 +45,7 @@ def _channel_stats(labels: np.ndarray, prob: np.ndarray) -> pd.DataFrame:
                             properties=["label", "intensity_mean", "intensity_max"],
                             extra_properties=(_p10,))
     out = pd.DataFrame({"label": raw["label"].astype(np.int64)})
-    for c, name in enumerate(_CHANNELS):
+    for c, name in enumerate(TARGET_CHANNELS):
         out[f"{name}_mean"] = raw[f"intensity_mean-{c}"]
         out[f"{name}_max"] = raw[f"intensity_max-{c}"]
         out[f"{name}_p10"] = raw[f"_p10-{c}"]
@@ -63,7 +67,7 @@ def _parents(labels: np.ndarray, split: np.ndarray) -> dict[int, int]:
 def image_instances(prob: np.ndarray, instance: InstanceConfig, image_type: str = "") -> ImageInstances:
     """Level-one instances of a ``[3, H, W]`` map, their split candidates and the feature rows."""
     prob = np.asarray(prob, dtype=np.float32)
-    labels = instances(prob, instance)
+    labels = target_instances(prob, instance)
     candidates = split_candidates(labels, prob[0], instance.split_thresholds, instance.min_part_area)
     split = apply_splits(labels, candidates)
     threshold_of = {c.label: c.threshold for c in candidates}
@@ -95,8 +99,26 @@ def image_instances(prob: np.ndarray, instance: InstanceConfig, image_type: str 
     return ImageInstances(labels, split, rows)
 
 
+def instance_rows(
+    ids: Sequence[str], maps: Mapping[str, np.ndarray], instance: InstanceConfig, types: Mapping[str, str],
+    progress: bool = True,
+) -> tuple[dict[str, ImageInstances], pd.DataFrame]:
+    """Every image's instances and all their rows in one table (:data:`ROW_KEYS` first);
+    ``types``: an image type per id (a categorical feature; missing ids get "")."""
+    items = {}
+    for image_id in tqdm(list(ids), desc="instance rows", unit="img", disable=not progress, leave=False):
+        items[image_id] = image_instances(maps[image_id], instance, types.get(image_id, ""))
+    rows = pd.concat([item.rows.assign(image_id=i) for i, item in items.items()], ignore_index=True)
+    return items, rows[ROW_KEYS + [c for c in rows.columns if c not in ROW_KEYS]]
+
+
+def feature_columns(rows: pd.DataFrame) -> list[str]:
+    """The model's input columns of an instance row table (all but :data:`ROW_KEYS`)."""
+    return [c for c in rows.columns if c not in ROW_KEYS]
+
+
 def matched_iou(item: ImageInstances, truth: np.ndarray) -> np.ndarray:
-    """Each row's IoU with its matched truth nucleus (0 when 0.5 or below), in row order."""
+    """Each row's IoU with its matched truth instance (0 when 0.5 or below), in row order."""
     values = []
     for kind, image in (("whole", item.labels), ("part", item.split)):
         labels, iou = instance_iou(image, truth)
@@ -123,3 +145,12 @@ def compose(item: ImageInstances, keep: np.ndarray, split: np.ndarray) -> np.nda
     out = np.where(whole_on[item.labels], item.labels, 0)
     out = np.where(part_on[item.split], item.split + offset, out)
     return relabel(out)
+
+
+def compose_all(
+    items: Mapping[str, ImageInstances], rows: pd.DataFrame, keep: np.ndarray, split: np.ndarray, ids: Sequence[str],
+) -> dict[str, np.ndarray]:
+    """:func:`compose` for every image of ``ids``, the flags given per row of the joint ``rows`` table."""
+    where = rows.groupby("image_id").indices
+    none = np.zeros(0, dtype=np.int64)
+    return {i: compose(items[i], keep[where.get(i, none)], split[where.get(i, none)]) for i in ids}

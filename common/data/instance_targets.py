@@ -1,17 +1,23 @@
-"""Training targets for nuclei instance segmentation, built from a truth label image.
+"""Body / border / full training targets for instance segmentation, and instances back from them.
 
-As the 1st place (topcoders) did, a network predicts three channels:
-0. ``body``   nucleus interiors: the instance pixels minus a thin inner ring at every nucleus edge;
-1. ``border`` that ring plus the contact zone where two nuclei touch or nearly touch
+As the DSB2018 1st place (topcoders) did, a network predicts three channels from a truth label image:
+
+0. ``body``   instance interiors: the instance pixels minus a thin inner ring at every instance edge;
+1. ``border`` that ring plus the contact zone where two instances touch or nearly touch
    (the pixels a watershed must not cross);
 2. ``full``   the whole foreground mask.
-Instances are then recovered from seeds ``body * (1 - border)`` (see ``common.post.instances``).
+
+:func:`target_instances` turns such a ``[3, H, W]`` map (predicted probabilities or the targets
+themselves) back into instances: seeds ``body * (1 - border)`` grown into ``full``
+(:func:`common.post.instances.instances_from_maps`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
+
+from common.post.instances import InstanceConfig, instances_from_maps
 
 TARGET_CHANNELS = ("body", "border", "full")
 
@@ -25,7 +31,7 @@ def instance_edges(labels: np.ndarray, width: int = 1) -> np.ndarray:
 
 
 def contact_zone(labels: np.ndarray, gap: int = 2) -> np.ndarray:
-    """Pixels whose ``(2*gap+1)``-neighbourhood holds two different nuclei (touching or close)."""
+    """Pixels whose ``(2*gap+1)``-neighbourhood holds two different instances (touching or close)."""
     size = 2 * gap + 1
     big = np.iinfo(np.int32).max
     highest = ndi.maximum_filter(labels, size=size)
@@ -42,3 +48,12 @@ def make_targets(labels: np.ndarray, edge_width: int = 1, gap: int = 2) -> np.nd
     border = instance_edges(labels, edge_width) | contact_zone(labels, gap)
     body = full & ~border
     return np.stack([body, border, full], axis=-1).astype(np.uint8)
+
+
+def target_instances(prob: np.ndarray, instance: InstanceConfig) -> np.ndarray:
+    """HxW int32 instance labels from a ``[3, H, W]`` (body, border, full) map; ``full`` is the
+    growth mask (``extended_threshold`` >= 1 turns growth off)."""
+    prob = np.asarray(prob)
+    if prob.ndim != 3 or prob.shape[0] != 3:
+        raise ValueError(f"expected a [3, H, W] (body, border, full) map, got shape {prob.shape}")
+    return instances_from_maps(prob[0], prob[1], prob[2], instance)

@@ -1,11 +1,13 @@
-"""DSB2018 targets (body / border / full) and image-type groups on drawn and real images."""
+"""Body / border / full targets from drawn label images, and instances recovered from them."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from competitions.dsb2018.groups import image_groups, image_type
-from competitions.dsb2018.targets import contact_zone, instance_edges, make_targets
+from common.data.instance_targets import contact_zone, instance_edges, make_targets, target_instances
+from common.metrics import dsb_average_precision
+from common.post.instances import InstanceConfig
 
 
 def _two_touching_squares() -> np.ndarray:
@@ -43,14 +45,15 @@ def test_instance_edges_ring_width() -> None:
     assert edges.sum() == 9 * 9 - 7 * 7
 
 
-def test_image_type_rules() -> None:
-    dark_gray = np.full((8, 8, 3), 10, np.uint8)
-    bright_gray = np.full((8, 8, 3), 200, np.uint8)
-    colour = np.zeros((8, 8, 3), np.uint8)
-    colour[..., 0], colour[..., 1], colour[..., 2] = 220, 150, 200
-    assert image_type(dark_gray) == "gray_dark_bg"
-    assert image_type(bright_gray) == "gray_bright_bg"
-    assert image_type(colour) == "color_bright_bg"
-    groups = image_groups(["a", "b"], [dark_gray, bright_gray])
-    assert list(groups["type"]) == ["gray_dark_bg", "gray_bright_bg"]
-    assert list(groups["cluster"]) == list(groups["kind"]) == ["small_fluorescent", "brightfield"]
+def test_target_instances_recover_touching_instances_from_their_targets() -> None:
+    labels = _two_touching_squares()
+    labels[16:19, 2:5] = 7  # a small lone instance
+    targets = make_targets(labels).transpose(2, 0, 1).astype(np.float32)
+    recovered = target_instances(targets, InstanceConfig(seed_threshold=0.5, mask_threshold=0.5, extended_threshold=0.5,
+                                                         min_seed_area=1, min_area=1))
+    assert recovered.dtype == np.int32 and int(recovered.max()) == 3
+    assert dsb_average_precision(labels, recovered) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"\[3, H, W\]"):
+        target_instances(targets[:2], InstanceConfig())
+    with pytest.raises(ValueError, match="HxW"):
+        make_targets(targets)
