@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -285,6 +286,11 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     return _convert_scalar(value, tp, where)
 
 
+class RetiredKeyWarning(UserWarning):
+    """A config sets a key the schema no longer has (``RETIRED_KEYS`` of its dataclass): ignored, so
+    run folders saved by older versions still resume, report and package."""
+
+
 def _convert_dataclass(value: Any, tp: type, key: str) -> Any:
     where = key or "<root>"
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -293,12 +299,16 @@ def _convert_dataclass(value: Any, tp: type, key: str) -> Any:
         raise ConfigError(f"{where}: expected a mapping for {tp.__name__}, got {type(value).__name__} {value!r}")
     hints = get_type_hints(tp)
     fields = {f.name: f for f in dataclasses.fields(tp) if f.init}
+    retired = getattr(tp, "RETIRED_KEYS", {})
+    if any(k in retired and k not in fields for k in value):
+        for k in sorted(k for k in value if k in retired and k not in fields):  # old files (saved runs) still load
+            warnings.warn(f"{_key(key, str(k))} is ignored: it was removed ({retired[k]})", RetiredKeyWarning,
+                          stacklevel=2)
+        value = {k: v for k, v in value.items() if k not in retired or k in fields}
     unknown = sorted(set(value) - set(fields))
     if unknown:
         names = ", ".join(_key(key, str(u)) for u in unknown)
-        retired = getattr(tp, "RETIRED_KEYS", {})
-        hints = "".join(f"; {_key(key, str(u))} was removed: {retired[u]}" for u in unknown if u in retired)
-        raise ConfigError(f"unknown key(s) {names}; known keys of {where}: {sorted(fields)}{hints}")
+        raise ConfigError(f"unknown key(s) {names}; known keys of {where}: {sorted(fields)}")
     kwargs = {}
     for name, field in fields.items():
         if name in value:

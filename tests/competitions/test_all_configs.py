@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from common.config import ConfigError, read_config, save_config
+from common.config import ConfigError, RetiredKeyWarning, config_to_dict, read_config, save_config
 from common.models.fetch import config_encoders
 from common.recipe.names import check_names
 
@@ -44,11 +44,15 @@ def test_config_validates_and_saves_resolved(path: Path, tmp_path: Path) -> None
 
 @pytest.mark.parametrize("competition", COMPETITIONS)
 @pytest.mark.parametrize("key", ["batch_size", "val_batch_size", "num_workers"])
-def test_retired_data_keys_are_unknown(competition: str, key: str, tmp_path: Path) -> None:
+def test_retired_data_keys_are_ignored_with_a_warning(competition: str, key: str, tmp_path: Path) -> None:
+    """Run folders saved before the keys went (their fold<k>/config.yaml set them) still load."""
     load = importlib.import_module(f"competitions.{competition}.config").load_experiment
-    with pytest.raises(ConfigError, match=rf"unknown key\(s\) data\.{key};.*set train\.{key}"):
-        load(None, [f"data.{key}=2"])
+    with pytest.warns(RetiredKeyWarning, match=rf"data\.{key} is ignored: it was removed \(.*set train\.{key}\)"):
+        cfg = load(None, [f"data.{key}=2"])
+    assert key not in config_to_dict(cfg)["data"]
     path = tmp_path / "old.yaml"
-    path.write_text(f"data:\n  {key}: 2\n")
-    with pytest.raises(ConfigError, match=rf"old\.yaml: unknown key\(s\) data\.{key}"):
-        load(str(path), [])
+    path.write_text(f"data:\n  {key}: 2\n  n_folds: 3\n")
+    with pytest.warns(RetiredKeyWarning):
+        assert load(str(path), []).data.n_folds == 3
+    with pytest.raises(ConfigError, match=rf"unknown key\(s\) data\.{key}x"):
+        load(None, [f"data.{key}x=2"])
