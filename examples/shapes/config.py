@@ -1,9 +1,8 @@
 """The shapes experiment schema: one YAML file per experiment in ``configs/``."""
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from common.config import load_config
+from common.config import experiment_loader
 from common.data import DataConfig
 from common.infer.config import PredictConfig
 from common.models import ModelConfig
@@ -35,5 +34,4 @@ class ShapesExperiment:
     stack: EmptyStackConfig = field(default_factory=EmptyStackConfig)
 
 
-def load_experiment(path: str | None, overrides: Sequence[str] = ()) -> ShapesExperiment:
-    return load_config(path, ShapesExperiment, overrides)
+load_experiment = experiment_loader(ShapesExperiment)
