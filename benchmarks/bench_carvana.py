@@ -39,9 +39,9 @@ from common.infer.tta import TTAConfig, build_tta
 from common.io.rle import rle_encode
 from common.models import build_model
 from competitions.carvana import synth
+from competitions.carvana.competition import CARVANA, model_shape
 from competitions.carvana.config import load_experiment
 from competitions.carvana.data import read_carvana
-from competitions.carvana.inputs import model_shape, predict_dataset
 
 DEMO = Path(__file__).parents[1] / "competitions" / "carvana" / "configs" / "demo.yaml"
 N_IMAGES = 8
@@ -124,7 +124,7 @@ def _run(tmp: Path) -> list[dict]:
     cfg = load_experiment(str(DEMO), [f"run.out={tmp}", "predict.device=cpu"])
     synth.write_dataset(tmp / "data", n_cars=1, n_test_cars=0, seed=0)
     table = read_carvana(tmp / "data").train.iloc[:N_IMAGES]
-    dataset = predict_dataset(cfg, table)
+    dataset = CARVANA.dataset(cfg, table, train=False, with_masks=False)
     torch.manual_seed(0)
     net = _Timed(build_model(cfg.model).eval())
     scaled = _Timed(ScaledModel(build_tta(net, cfg.predict.tta, output="logits"), cfg.input.scale))

@@ -63,8 +63,8 @@ def _validate(n_images: int) -> dict:
     from torch.utils.data import DataLoader, Dataset
 
     from common.train.validation import evaluate
+    from competitions.pneumothorax.competition import SIIM
     from competitions.pneumothorax.config import load_experiment
-    from competitions.pneumothorax.inputs import validation_metric
 
     class Lazy(Dataset):
         def __len__(self) -> int:
@@ -82,7 +82,7 @@ def _validate(n_images: int) -> dict:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 1, 1))
-    metric = validation_metric(load_experiment(str(SIIM_RECIPE)), VAL_SIZE)
+    metric = SIIM.triplet_metric(load_experiment(str(SIIM_RECIPE)), VAL_SIZE)
     loader = DataLoader(Lazy(), batch_size=VAL_BATCH)
     out = evaluate(model, loader, criterion, torch.device("cpu"), metric_fn=metric)
     return {"metric": float(np.float64(out["metric"])), "images": n_images}
@@ -98,9 +98,9 @@ def _predict(data: str, n_images: int, out: str) -> dict:
     from common.infer.tta import TTAConfig
     from common.models import build_model
     from common.models.checkpoint import save_checkpoint
+    from competitions.carvana.competition import CARVANA
     from competitions.carvana.config import load_experiment
     from competitions.carvana.data import read_carvana
-    from competitions.carvana.inputs import predict_dataset
 
     torch.set_num_threads(1)
     cfg = load_experiment(str(CARVANA_DEMO), [f"run.out={out}", f"source.root={data}"])
@@ -108,7 +108,8 @@ def _predict(data: str, n_images: int, out: str) -> dict:
     save_checkpoint(Path(out) / "fold0" / "best.pt", build_model(cfg.model))
     test = read_carvana(data).test.iloc[:n_images]
     tiles_only = dataclasses.replace(cfg.predict, tta=TTAConfig(), oof=False, device="cpu")  # TTA: in scaled_tta
-    result = predict_folds([0], out, cfg.model, tiles_only, lambda fold: None, predict_dataset(cfg, test),
+    result = predict_folds([0], out, cfg.model, tiles_only, lambda fold: None,
+                           CARVANA.dataset(cfg, test, train=False, with_masks=False),
                            wrap_model=scaled_tta(cfg.predict.tta, cfg.input.scale))  # fmt: skip
     return {"images": len(MapStore(result.test_mean).ids)}
 

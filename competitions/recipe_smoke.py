@@ -37,6 +37,7 @@ from common.io.images import read_image
 from common.io.scoring import score_binary
 from common.io.submission import check_submission_file
 from common.models import ModelConfig, build_model
+from common.recipe.competition import competition_of
 from common.recipe.kaggle import submit_command
 from common.recipe.stage_timer import cpu_seconds
 
@@ -204,30 +205,28 @@ _WRITE: dict[str, Callable[[Path], None]] = {"carvana": _write_carvana, "dsb2018
 def _carvana_subset() -> Iterator[None]:
     """Carvana ships 16 views per car; the stages see 2 validation images of fold 0, 4 training
     images of fold 1 and the 2 test images of the trimmed sample submission."""
-    import competitions.carvana.pipeline  # noqa: F401  (loads every stage module)
-    from competitions.carvana import inputs
+    from competitions.carvana.competition import CARVANA
 
-    original = inputs.load_data
+    original = CARVANA.load_data
 
     def load_data(cfg: Any) -> Any:
         data = original(cfg)
         train = pd.concat([data.train[data.train["fold"] == 0].head(2), data.train[data.train["fold"] == 1].head(4)])
-        keep = set(pd.read_csv(inputs.data_root(cfg) / "sample_submission.csv", dtype=str)["img"])
+        keep = set(pd.read_csv(data.root / "sample_submission.csv", dtype=str)["img"])
         return dataclasses.replace(data, train=train, test=data.test[data.test["img"].isin(keep)])
 
-    with contextlib.ExitStack() as stack:
-        import sys
-
-        for name, module in list(sys.modules.items()):
-            if name.startswith("competitions.carvana.") and getattr(module, "load_data", None) is original:
-                stack.enter_context(mock.patch.object(module, "load_data", load_data))
+    with mock.patch.object(CARVANA, "load_data", load_data):
         yield
 
 
-_FOLD_TABLES: dict[str, Callable[[Any, Any], Any]] = {
-    "salt": lambda inputs, cfg: inputs.load_data(cfg),
-    "pneumothorax": lambda inputs, cfg: inputs.load_tables(cfg, cfg.prepare.size),
-    "dsb2018": lambda inputs, cfg: inputs.load_labelled(cfg, progress=False),
+def _module(name: str) -> Any:
+    return importlib.import_module(f"competitions.{name}")
+
+
+_FOLD_TABLES: dict[str, Callable[[Any], Any]] = {
+    "salt": lambda cfg: _module("salt.competition").SALT.load_data(cfg),
+    "pneumothorax": lambda cfg: _module("pneumothorax.competition").load_tables(cfg, cfg.prepare.size),
+    "dsb2018": lambda cfg: _module("dsb2018.competition").load_labelled(cfg, progress=False),
 }
 
 
@@ -236,7 +235,7 @@ def _even_folds(recipe: Recipe, cfg: Any) -> None:
     the folds in turn, so fold 0 validates on exactly 2 (stratified splits of 6 images are uneven)."""
     if recipe.competition not in _FOLD_TABLES:
         return
-    _FOLD_TABLES[recipe.competition](importlib.import_module(f"competitions.{recipe.competition}.inputs"), cfg)
+    _FOLD_TABLES[recipe.competition](cfg)
     path = Path(cfg.run.out) / "folds.csv"
     table = pd.read_csv(path, dtype={"id": str})
     table["fold"] = [i % cfg.data.n_folds for i in range(len(table))]
@@ -261,9 +260,9 @@ def _score(recipe: Recipe, cfg: Any, work: Path) -> tuple[Path, int, float]:
     elif recipe.competition == "carvana":
         path, truth, metric = out / "submission.csv.gz", work / "data" / "carvana" / "test_solution.csv", "dice"
     else:
-        from competitions.pneumothorax.submit import solution_path
+        from competitions.pneumothorax.competition import SIIM
 
-        path, truth, metric = out / "submission.csv", solution_path(cfg), "dice"
+        path, truth, metric = out / "submission.csv", SIIM.test_solution(cfg), "dice"
     id_column = "img" if recipe.competition == "carvana" else None
     expected = pd.read_csv(truth, dtype=str)
     ids = sorted(set(expected[id_column or expected.columns[0]]))
@@ -322,7 +321,7 @@ def smoke(recipe: Recipe, work: str | Path) -> SmokeResult:
         pipeline.run(cfg)
     path, rows, score = _score(recipe, cfg, work)
     steps, per_step = (0, None) if recipe.members else _seconds_per_step(Path(cfg.run.out))
-    slug = importlib.import_module(f"competitions.{recipe.competition}.submit").KAGGLE_SLUG
+    slug = competition_of(f"competitions.{recipe.competition}").kaggle_slug
     return SmokeResult(
         recipe=recipe.name, input_size=size, parameters=parameters, train_steps=steps, seconds_per_step=per_step,
         val_images=_stored_images(Path(cfg.run.out), "oof_fold0"), test_images=_stored_images(Path(cfg.run.out), "test"),

@@ -222,11 +222,28 @@ def predict_folds(
         if coord.is_main:
             _write_image_level(sides, result.image_level)
             if result.test_mean is not None:
-                ensemble_stores([MapStore(p) for p in result.test], result.test_mean, dtype=cfg.store_dtype,
-                                overwrite=True)
+                _fold_mean(result.test, result.test_mean, cfg.store_dtype)
             print(result.throughput.line("predict (all folds)"), flush=True)
         coord.barrier()
     return result
+
+
+def _store_stamp(path: Path) -> list[list[Any]]:
+    """Name, size and modification time of every published file of a map store."""
+    files = [path] if path.is_file() else sorted(f for f in path.iterdir() if not f.name.startswith("."))
+    return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+
+
+def _fold_mean(stores: Sequence[Path], out: Path, dtype: str) -> None:
+    """The folds' mean test store, made again only when a fold store changed since it was made
+    (``out/made_from.json`` records the fold stores' files and the dtype)."""
+    made_from = {"dtype": dtype, "stores": {str(p): _store_stamp(p) for p in stores}}
+    record = out / "made_from.json"
+    if record.is_file() and json.loads(record.read_text()) == made_from and (out / "index.json").is_file():
+        return
+    ensemble_stores([MapStore(p) for p in stores], out, dtype=dtype, overwrite=True)
+    with atomic_text_writer(record) as fh:
+        json.dump(made_from, fh)
 
 
 def _write_image_level(sides: Sequence[tuple[str, int, Path]], path: Path) -> None:

@@ -30,7 +30,7 @@ from common.post.search import PerImageMetric, best_triplet, triplet_rows
 from common.registry import Registry, UnknownNameError
 
 ScoresFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-_SCORES: Registry[ScoresFn] = Registry("score", {"tgs": tgs_scores, "dice": dice_scores})
+BINARY_SCORES: Registry[ScoresFn] = Registry("score", {"tgs": tgs_scores, "dice": dice_scores})
 
 
 class ValidationMetric(ABC):
@@ -73,9 +73,9 @@ class BinarizedMean(ValidationMetric):
 
     def __init__(self, scores: str | ScoresFn, threshold: float = 0.5, channel: int = 0) -> None:
         if isinstance(scores, str):
-            if scores not in _SCORES:
-                raise UnknownNameError("score", scores, _SCORES.names(), also="a callable")
-            scores = _SCORES[scores]
+            if scores not in BINARY_SCORES:
+                raise UnknownNameError("score", scores, BINARY_SCORES.names(), also="a callable")
+            scores = BINARY_SCORES[scores]
         self.scores, self.threshold, self.channel = scores, threshold, channel
 
     def score_batch(self, probs: np.ndarray, truths: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from common.infer.ensemble import EnsembleConfig
 from common.infer.tiling import TilingConfig
 from common.models import ModelConfig
 from common.recipe.config import RunConfig
+from common.recipe.hull_post import ThresholdHullGrid
 from common.recipe.threshold_stack import ThresholdStackConfig
 from common.train import TrainConfig
 
@@ -44,18 +45,6 @@ class InputConfig:
 
 
 @dataclass
-class PostConfig:
-    """Binarization threshold grid, and the "unreliable top" hull fix, kept only if it raises the
-    out-of-fold Dice: each ``hull_min_areas`` value (pixels at full size; 0 = off) is tried."""
-
-    thresholds: list[float] = field(default_factory=lambda: [round(0.3 + 0.05 * i, 2) for i in range(9)])
-    hull_min_areas: list[int] = field(default_factory=lambda: [0, 2000, 8000, 32000])
-    hull_low: float = 0.2
-    hull_high: float = 0.8
-    hull_top_fraction: float = 0.5
-
-
-@dataclass
 class CarvanaExperiment:
     """``ensemble.members``: run folders whose maps ``competitions.carvana.ensemble`` averages."""
 
@@ -70,7 +59,7 @@ class CarvanaExperiment:
     predict: PredictConfig = field(
         default_factory=lambda: PredictConfig(tiling=TilingConfig(tile_size=1024, overlap=256))
     )
-    post: PostConfig = field(default_factory=PostConfig)
+    post: ThresholdHullGrid = field(default_factory=ThresholdHullGrid)
     stack: ThresholdStackConfig = field(default_factory=ThresholdStackConfig)  # features: map statistics, view
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
 

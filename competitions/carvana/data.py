@@ -43,10 +43,11 @@ _METADATA_COLUMNS = ["year", "make", "model", "trim1", "trim2"]
 
 @dataclass
 class CarvanaData:
-    """The train and test tables of one data folder (see the module docstring for the columns)."""
+    """The train and test tables of one data folder, ``root`` (see the module docstring for the columns)."""
 
     train: pd.DataFrame
     test: pd.DataFrame
+    root: Path
 
 
 def parse_name(path: str | Path, suffix: str = ".jpg") -> tuple[str, int]:
@@ -193,7 +194,7 @@ def read_carvana(data_dir: str | Path, images: str = "train", check_sizes: bool 
         for path in paths:
             _check_size(Path(path))
     train, test = _attach_metadata((train, test), root / "metadata.csv")
-    return CarvanaData(train=train, test=test)
+    return CarvanaData(train=train, test=test, root=root)
 
 
 def check_rle_consistency(train: pd.DataFrame, n_samples: int = 4, seed: int = 0) -> int:

@@ -15,15 +15,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common.recipe.hull_post import per_image_dice, post_mask
 from common.recipe.run_folder import RunFolder
 from common.recipe.threshold_stack import oof_thresholds
 from common.report.gallery import GalleryItem, worst_items
 from common.report.gallery_cli import gallery_report_main
 from common.report.run_files import saved_experiment
+from competitions.carvana.competition import CARVANA
 from competitions.carvana.config import load_experiment
 from competitions.carvana.data import IMAGE_SHAPE, load_image
-from competitions.carvana.inputs import out_of_fold
-from competitions.carvana.postprocess import per_image_dice, post_mask
 
 WIDTH = 480  # gallery width of the 1918x1280 images
 _SIZE = (WIDTH, round(IMAGE_SHAPE[0] * WIDTH / IMAGE_SHAPE[1]))  # cv2 (width, height)
@@ -32,14 +32,14 @@ _SIZE = (WIDTH, round(IMAGE_SHAPE[0] * WIDTH / IMAGE_SHAPE[1]))  # cv2 (width, h
 def gallery_items(run_dir: str | Path, k: int = 12) -> list[GalleryItem]:
     """The ``k`` out-of-fold images with the lowest Dice, worst first."""
     cfg = saved_experiment(run_dir, load_experiment)
-    oof = out_of_fold(cfg)
+    oof = CARVANA.out_of_fold(cfg, CARVANA.load_data(cfg))
     post = RunFolder.of(cfg).read_post()
     thresholds = oof_thresholds(RunFolder.of(cfg), oof.ids)
     items = []
-    for image_id, score in worst_items(oof.ids, per_image_dice(oof, thresholds, post, cfg), k):
+    for image_id, score in worst_items(oof.ids, per_image_dice(oof, thresholds, post, cfg.post), k):
         row = oof.table.loc[image_id]
         prob = oof.maps[image_id][0]
-        pred = post_mask(prob, thresholds[image_id], post, cfg)
+        pred = post_mask(prob, thresholds[image_id], post, cfg.post)
         note = f"fold {row['fold']}, view {row['view']}, threshold {thresholds[image_id]:g}"
         items.append(GalleryItem(image_id, _small(load_image(row["image_path"]), cv2.INTER_AREA),
                                  _small(oof.truths[image_id], cv2.INTER_NEAREST), _small(pred, cv2.INTER_NEAREST),

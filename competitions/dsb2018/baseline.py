@@ -1,4 +1,5 @@
-"""Classical DSB2018 baseline: Otsu threshold + distance-transform watershed, no learning.
+"""Classical DSB2018 baseline (:mod:`common.post.classical`): Otsu threshold + distance-transform
+watershed, no learning.
 
 The anchor the learned pipeline must beat. Run it on any stage1-layout folder::
 
@@ -15,39 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage as ndi
-from skimage.feature import peak_local_max
-from skimage.filters import threshold_otsu
-from skimage.morphology import remove_small_objects
-from skimage.segmentation import watershed
 from tqdm import tqdm
 
 from common.io.submission import write_submission
 from common.metrics import dsb_average_precision
+from common.post.classical import classical_instances
 from competitions.dsb2018.data import SUBMISSION_FORMAT, ImageRecord, list_images, load_image, load_labels
-
-
-def classical_instances(image: np.ndarray, min_size: int = 15, min_distance: int = 5) -> np.ndarray:
-    """HxW int32 nuclei labels from an HxWx3 uint8 image by Otsu + distance watershed."""
-    gray = image.astype(np.float32).mean(axis=-1)
-    if np.ptp(gray) == 0:
-        return np.zeros(gray.shape, dtype=np.int32)
-    foreground = gray > threshold_otsu(gray)
-    if foreground.mean() > 0.5:  # bright background (brightfield, histology): nuclei are dark
-        foreground = ~foreground
-    foreground = ndi.binary_fill_holes(remove_small_objects(foreground, min_size=min_size))
-    distance = ndi.distance_transform_edt(foreground)
-    components, _ = ndi.label(foreground)
-    peaks = peak_local_max(distance, min_distance=min_distance, labels=components, exclude_border=False)
-    markers = np.zeros(gray.shape, dtype=np.int32)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    labels = watershed(-distance, markers, mask=foreground)
-    # components without a peak (tiny or flat) keep their own label
-    missing = foreground & (labels == 0)
-    if missing.any():
-        extra, _ = ndi.label(missing)
-        labels = np.where(missing, extra + labels.max(), labels)
-    return labels.astype(np.int32)
 
 
 def baseline_scores(records: Sequence[ImageRecord], progress: bool = True) -> dict[str, float]:

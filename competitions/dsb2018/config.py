@@ -7,28 +7,22 @@ from typing import Literal
 
 from common.config import ConfigError, experiment_loader
 from common.data import DataConfig
+from common.data.preprocess import Preprocess
 from common.infer.config import PredictConfig
 from common.models import ModelConfig
-from common.post.instances import InstanceConfig
 from common.recipe.config import RunConfig
-from common.stack import GBMConfig
+from common.recipe.instance_post import InstancePostConfig
+from common.recipe.instance_stack import InstanceStackConfig
 from common.train import TrainConfig
-from competitions.dsb2018.preprocess import Preprocess
 
 
 @dataclass
 class SourceConfig:
-    """Where the stage1-layout folders are (paths relative to the working directory).
-
-    ``root``: the labelled images (``<id>/images/<id>.png`` + ``<id>/masks/*.png``), trained on
-    with k folds. ``extra_roots``: more labelled stage1-layout folders trained on with ``root``
-    (read in place, never copied); an image id found in two folders is an error, so for the full
-    Kaggle ``stage1_train`` set ``root`` to it alone. ``test_root``: images to submit for
-    (``stage1_test``), or ``None`` when there are none: the demo then submits its out-of-fold
-    instances and scores them against their truth.
-    ``test_dir``: instead of ``test_root``, the test folder of the Kaggle download next to
-    ``root``: ``stage1_test`` or ``stage2_test_final`` (the final leaderboard's images, same
-    ``<id>/images/<id>.png`` layout without masks).
+    """Where the stage1-layout folders are (paths relative to the working directory; see
+    ``docs/competitions/dsb2018.md``). ``root``: the labelled images, trained on with k folds;
+    ``extra_roots``: more labelled folders trained on with it, read in place (an image id in two
+    folders is an error). The test images: ``test_root``, or instead ``test_dir``, the Kaggle folder
+    of that name next to ``root``; with neither, the out-of-fold instances are submitted and scored.
     """
 
     root: str = "data/dsb2018_stage1_sample/stage1_train"
@@ -61,33 +55,10 @@ class SamplingConfig:
 
 
 @dataclass
-class PostConfig:
-    """Instance extraction (``common.post.instances``): the starting settings and the values the
-    coordinate search on out-of-fold maps tries for each parameter (by mean AP)."""
-
-    instance: InstanceConfig = field(default_factory=InstanceConfig)
-    seed_thresholds: list[float] = field(default_factory=lambda: [0.5, 0.6, 0.7, 0.8])
-    mask_thresholds: list[float] = field(default_factory=lambda: [0.3, 0.4, 0.5, 0.6])
-    extended_thresholds: list[float] = field(default_factory=lambda: [0.3, 0.4, 0.5, 0.6, 1.0])
-    min_areas: list[int] = field(default_factory=lambda: [0, 8, 16, 32])
-    rounds: int = 2
-
-
-@dataclass
-class StackConfig:
-    """Instance-level GBM: regression of each instance's (and each split part's) IoU with its
-    matched truth; keep and split thresholds tuned on out-of-fold mean AP."""
-
-    enabled: bool = True
-    gbm: GBMConfig = field(
-        default_factory=lambda: GBMConfig(objective="regression", n_estimators=300, early_stopping_rounds=30,
-                                          params={"num_leaves": 15, "min_child_samples": 10})
-    )
-
-
-@dataclass
 class DsbExperiment:
-    """``preprocess``: how images are prepared before augmentation (``competitions.dsb2018.preprocess``)."""
+    """``preprocess``: how images are prepared before augmentation (``common.data.preprocess``);
+    ``post``: the instance extraction and its search (``common.recipe.instance_post``); ``stack``:
+    the instance stacker (``common.recipe.instance_stack``)."""
 
     run: RunConfig = field(default_factory=lambda: RunConfig(out="runs/dsb2018"))
     source: SourceConfig = field(default_factory=SourceConfig)
@@ -98,10 +69,8 @@ class DsbExperiment:
     model: ModelConfig = field(default_factory=lambda: ModelConfig(classes=3))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(loss="bce_dice", val_batch_size=1))
     predict: PredictConfig = field(default_factory=lambda: PredictConfig(batch_size=1))
-    post: PostConfig = field(default_factory=PostConfig)
-    stack: StackConfig = field(default_factory=StackConfig)
+    post: InstancePostConfig = field(default_factory=InstancePostConfig)
+    stack: InstanceStackConfig = field(default_factory=InstanceStackConfig)
 
 
 load_experiment = experiment_loader(DsbExperiment)
-
-

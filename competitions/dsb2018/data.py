@@ -7,8 +7,7 @@ Layout (one folder per image)::
 
 Instances are returned as an ``int32`` label image (0 = background, 1..N = nuclei). Truth masks
 that overlap are resolved (each contested pixel goes to the first mask in file-name order) with a
-warning naming the image, so no pixel ever belongs to two nuclei. :func:`folder_truth` gives the
-truth of a labelled folder to the scorer; :data:`SUBMISSION_FORMAT` is the submission's format.
+warning naming the image, so no pixel ever belongs to two nuclei.
 """
 
 from __future__ import annotations

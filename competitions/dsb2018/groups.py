@@ -1,17 +1,10 @@
-"""Image types of DSB2018 images, from colour and intensity statistics plus nucleus size.
-
-Stage1 mixes fluorescence (dark background, bright nuclei), brightfield (gray, bright background)
-and stained histology (colour, bright background), with nuclei from ~50 to ~2,000 pixels. Two
-views are kept:
+"""Image types of DSB2018 images, from pixels alone (no masks, so test images get them too):
 
 - :func:`image_type` (``gray``/``color`` x ``dark_bg``/``bright_bg``): a feature of the instance
   stacker;
-- :func:`image_kind`: the four types DSB2018 analyses report scores by (BBBC038v1's classes):
-  ``small_fluorescent``, ``large_fluorescent``, ``histology`` (purple/pink stains) and
-  ``brightfield``. Folds are stratified by it, so every fold validates on every type, and
+- :func:`image_kind`: the four kinds DSB2018 analyses report scores by (BBBC038v1's classes; the
+  rules are in ``docs/competitions/dsb2018_real.md``). Folds are stratified by it, and
   ``competitions.dsb2018.evaluate`` reports mean AP per kind.
-
-Both are heuristics on pixels only (no masks), so they apply to test images too.
 """
 
 from __future__ import annotations
@@ -21,7 +14,7 @@ import pandas as pd
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
-from competitions.dsb2018.preprocess import bright_background
+from common.data.preprocess import bright_background
 
 KINDS: tuple[str, ...] = ("small_fluorescent", "large_fluorescent", "histology", "brightfield")
 COLOUR_SPREAD = 10.0  # mean (max - min) over channels above which an image is coloured

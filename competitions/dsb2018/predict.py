@@ -2,8 +2,7 @@
 ``python -m competitions.dsb2018.predict --config configs/demo.yaml [overrides]``.
 
 Writes ``<run.out>/maps/oof_fold<k>`` (and ``test_fold<k>``, ``test`` when ``source.test_root``
-is set) and prints the out-of-fold mean AP. Images have different sizes, so they are predicted
-one at a time. On any stage1-layout folder, with every trained fold averaged::
+is set) and prints the out-of-fold mean AP. On any stage1-layout folder, with every fold averaged::
 
     python -m competitions.dsb2018.predict --config ... --images DIR --submission OUT.csv
 
@@ -14,49 +13,22 @@ scores it when DIR holds masks.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from common.data.instance_targets import target_instances
-from common.infer.config import PredictConfig
-from common.infer.ensemble import ensemble_stores
-from common.infer.fold_predict import FoldMaps, load_fold_model, predict_folds, predict_to_store
-from common.infer.store import MapStore, MapWriter
+from common.infer.new_images import predict_new_images
 from common.io.submission import write_submission
 from common.metrics import dsb_scores
-from common.recipe.cli import stage_command
 from common.recipe.run_folder import RunFolder
-from common.train.kfold import selected_folds
-from competitions.dsb2018.config import DsbExperiment, load_experiment
-from competitions.dsb2018.data import SUBMISSION_FORMAT, list_images, load_image, load_labels
-from competitions.dsb2018.groups import image_type
-from competitions.dsb2018.inputs import LabelledImages, image_dataset, load_labelled, test_records
-from competitions.dsb2018.oof import out_of_fold, read_instance_config
-from competitions.dsb2018.stack import final_instances
+from common.recipe.stages import predict_stage
+from competitions.dsb2018.competition import DSB, image_dataset
+from competitions.dsb2018.config import DsbExperiment
+from competitions.dsb2018.data import SUBMISSION_FORMAT, list_images, load_labels
 
-
-def predict_config(cfg: DsbExperiment) -> PredictConfig:
-    """``cfg.predict`` with batch size 1 (images differ in size)."""
-    return dataclasses.replace(cfg.predict, batch_size=1)
-
-
-def run(cfg: DsbExperiment, data: LabelledImages | None = None) -> FoldMaps:
-    data = load_labelled(cfg, progress=False) if data is None else data
-    folds = selected_folds(cfg.run, cfg.data.n_folds)
-    tests = test_records(cfg)
-    maps = predict_folds(
-        folds, cfg.run.out, cfg.model, predict_config(cfg),
-        val_dataset=lambda k: image_dataset(cfg, {i: data.table.at[i, "image_path"] for i in data.ids([k])}),
-        test_dataset=image_dataset(cfg, {r.image_id: str(r.image_path) for r in tests}) if tests else None,
-    )
-    oof, instance = out_of_fold(cfg, data), read_instance_config(cfg, required=False)
-    score = float(np.mean(dsb_scores([oof.truths[i] for i in oof.ids], [target_instances(oof.maps[i], instance) for i in oof.ids])))
-    print(f"predict: oof_mean_ap={score:.4f} (instance settings: {'searched' if instance != cfg.post.instance else 'configured'})")
-    return maps
+run, _ = predict_stage(DSB, __doc__)
 
 
 def predict_images(cfg: DsbExperiment, folder: Path, submission: Path) -> Path:
@@ -65,22 +37,11 @@ def predict_images(cfg: DsbExperiment, folder: Path, submission: Path) -> Path:
     ids = [r.image_id for r in records]
     dataset = image_dataset(cfg, {r.image_id: str(r.image_path) for r in records})
     tag = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:8]
-    run = RunFolder.of(cfg)
-    out = run.maps("images") / f"{folder.name}_{tag}"
-    pcfg = predict_config(cfg)
-    stores = []
-    for fold in selected_folds(cfg.run, cfg.data.n_folds):
-        model = load_fold_model(run.fold(fold), cfg.model, pcfg)
-        with MapWriter(out / f"fold{fold}", dtype=pcfg.store_dtype, overwrite=True) as writer:
-            predict_to_store(model, dataset, pcfg, writer, desc=f"{folder.name} fold {fold}")
-        stores.append(MapStore(out / f"fold{fold}"))
-    ensemble_stores(stores, out / "mean", dtype=pcfg.store_dtype, overwrite=True)
-    maps = MapStore(out / "mean")
-    types = {r.image_id: image_type(load_image(r)) for r in records}
-    labels = final_instances(cfg, ids, maps, types)
+    out = RunFolder.of(cfg).maps("images") / f"{folder.name}_{tag}"
+    maps = predict_new_images(cfg.run.out, DSB.folds(cfg), cfg.model, DSB.prediction(cfg)[0], dataset, out, folder.name)
+    labels = DSB.record_instances(cfg, records, maps)
     path = write_submission(SUBMISSION_FORMAT, labels, submission, expected_ids=ids)
-    n = sum(int(lab.max()) for lab in labels.values())
-    print(f"wrote {path} ({len(ids)} images, {n} nuclei)")
+    print(f"wrote {path} ({len(ids)} images, {sum(int(lab.max()) for lab in labels.values())} nuclei)")
     scored = [r for r in records if r.mask_paths]
     if scored:
         truths = [load_labels(r, maps[r.image_id].shape[1:]) for r in scored]
@@ -106,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             predict_images(cfg, extra.images,
                            extra.submission or RunFolder.of(cfg).root / f"submission_{extra.images.name}.csv")
 
-    stage_command(__doc__, load_experiment, stage)(rest)
+    DSB.command(__doc__, stage)(rest)
 
 
 if __name__ == "__main__":

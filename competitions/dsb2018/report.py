@@ -18,10 +18,8 @@ from common.metrics import dsb_scores
 from common.report.gallery import GalleryItem, worst_items
 from common.report.gallery_cli import gallery_report_main
 from common.report.run_files import saved_experiment
+from competitions.dsb2018.competition import DSB
 from competitions.dsb2018.config import load_experiment
-from competitions.dsb2018.inputs import load_labelled
-from competitions.dsb2018.oof import out_of_fold
-from competitions.dsb2018.submit import oof_instances
 
 
 def count(labels: np.ndarray) -> int:
@@ -32,9 +30,9 @@ def count(labels: np.ndarray) -> int:
 def gallery_items(run_dir: str | Path, k: int = 12) -> list[GalleryItem]:
     """The ``k`` out-of-fold images with the lowest DSB average precision, worst first."""
     cfg = saved_experiment(run_dir, load_experiment)
-    data = load_labelled(cfg, progress=False)
-    oof = out_of_fold(cfg, data)
-    preds = oof_instances(cfg, oof)
+    data = DSB.load_data(cfg)
+    oof = DSB.out_of_fold(cfg, data)
+    preds = DSB.oof_instances(cfg, oof)
     scores = dsb_scores([oof.truths[i] for i in oof.ids], [preds[i] for i in oof.ids])
     items = []
     for image_id, score in worst_items(oof.ids, scores, k):

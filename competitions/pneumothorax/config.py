@@ -19,10 +19,9 @@ from common.infer.config import PredictConfig
 from common.models import ModelConfig
 from common.recipe.config import RunConfig
 from common.recipe.run_folder import RunFolder
-from common.stack import GBMConfig
+from common.recipe.triplet_post import TripletGrid
+from common.recipe.triplet_stack import TripletStackConfig
 from common.train import TrainConfig
-
-FULL_SIZE = 1024  # SIIM images and submission masks are 1024x1024
 
 
 @dataclass
@@ -59,32 +58,6 @@ class FinetuneConfig:
 
 
 @dataclass
-class PostConfig:
-    """The triplet grid searched on out-of-fold maps: ``(top_threshold, min_area, bottom_threshold)``.
-
-    ``min_areas`` are full-resolution (1024x1024) pixel counts, scaled to the map size.
-    """
-
-    top_thresholds: list[float] = field(default_factory=lambda: [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9])
-    min_areas: list[int] = field(default_factory=lambda: [0, 500, 1000, 2000, 3000, 4000])
-    bottom_thresholds: list[float] = field(default_factory=lambda: [0.3, 0.35, 0.4, 0.45, 0.5])
-
-
-@dataclass
-class StackConfig:
-    """Image-level GBM on out-of-fold map features plus DICOM age/sex/view deciding emptiness.
-
-    ``mode``: ``refine`` (the GBM may empty images the triplet kept), ``replace`` (the GBM alone
-    decides emptiness; kept images get ``p > bottom_threshold``) or ``best`` (both are fitted, the
-    one with the higher out-of-fold Dice is used). Used at submission only when it beats the triplet.
-    """
-
-    enabled: bool = True
-    mode: Literal["refine", "replace", "best"] = "best"
-    gbm: GBMConfig = field(default_factory=lambda: GBMConfig(n_estimators=200, early_stopping_rounds=30))
-
-
-@dataclass
 class PneumothoraxExperiment:
     run: RunConfig = field(default_factory=lambda: RunConfig(out="runs/pneumothorax"))
     source: SourceConfig = field(default_factory=SourceConfig)
@@ -94,8 +67,8 @@ class PneumothoraxExperiment:
     train: TrainConfig = field(default_factory=TrainConfig)
     finetune: FinetuneConfig | None = None
     predict: PredictConfig = field(default_factory=PredictConfig)
-    post: PostConfig = field(default_factory=PostConfig)
-    stack: StackConfig = field(default_factory=StackConfig)
+    post: TripletGrid = field(default_factory=TripletGrid)
+    stack: TripletStackConfig = field(default_factory=TripletStackConfig)  # features + DICOM age/sex/view
 
     @property
     def final_size(self) -> int:

@@ -114,8 +114,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.config is not None:
         from common.recipe.cli import stage_main
+        from competitions.pneumothorax.competition import ensure_prepared, phase_sizes  # imports this module
         from competitions.pneumothorax.config import load_experiment
-        from competitions.pneumothorax.inputs import ensure_prepared, phase_sizes  # imports this module
 
         stage_main(parser.description, ["--config", args.config, *args.overrides], load_experiment,
                    lambda cfg: [ensure_prepared(cfg, size, refresh=True) for size in phase_sizes(cfg)])

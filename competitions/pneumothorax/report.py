@@ -16,12 +16,12 @@ import pandas as pd
 from common.io.images import read_image
 from common.metrics import dice
 from common.recipe.run_folder import RunFolder
+from common.recipe.triplet_post import triplet_mask
 from common.report.gallery import GalleryItem
 from common.report.gallery_cli import gallery_report_main
 from common.report.oof_gallery import worst_binary_items
 from common.report.run_files import saved_experiment
-from competitions.pneumothorax.config import load_experiment
-from competitions.pneumothorax.oof import load_siim_oof, triplet_mask
+from competitions.pneumothorax.competition import SIIM
 
 
 def note(row: pd.Series) -> str:
@@ -35,9 +35,9 @@ def note(row: pd.Series) -> str:
 def gallery_items(run_dir: str | Path, k: int = 12) -> list[GalleryItem]:
     """The ``k`` out-of-fold images with the lowest Dice under the triplet, worst first (ties: the
     largest error area; many images score 0, a missed or a false pneumothorax)."""
-    cfg = saved_experiment(run_dir, load_experiment)
+    cfg = saved_experiment(run_dir, SIIM.load_experiment)
     post = RunFolder.of(cfg).read_post()
-    return worst_binary_items(load_siim_oof(cfg), k, lambda prob: triplet_mask(prob, post), dice,
+    return worst_binary_items(SIIM.out_of_fold(cfg, SIIM.load_data(cfg)), k, lambda prob: triplet_mask(prob, post), dice,
                               lambda row: read_image(row["image"]), note)
 
 

@@ -40,10 +40,13 @@ SUBMISSION_FORMAT = SubmissionFormat("salt", "id", "rle_mask", IMAGE_SHAPE, "F",
 
 @dataclass
 class SaltData:
-    """The train and test tables of one data folder (see the module docstring for the columns)."""
+    """The train and test tables of the data folder ``root`` (see the module docstring for the
+    columns); in a pseudo-label round, ``pseudo`` holds the pseudo-labelled test rows."""
 
+    root: Path
     train: pd.DataFrame
     test: pd.DataFrame
+    pseudo: pd.DataFrame | None = None
 
 
 def is_constant_image(image: np.ndarray) -> bool:
@@ -175,15 +178,13 @@ def _scan_images(frame: pd.DataFrame, check_masks: bool, desc: str) -> list[bool
     constant = []
     for record in tqdm(frame.to_dict("records"), desc=desc, unit="img", leave=False):
         constant.append(is_constant_image(load_image(record["image_path"])))
-        if not check_masks and not pd.isna(record.get("mask_path")):
+        if pd.isna(record.get("mask_path")):
+            continue
+        if not check_masks:
             _check_mask_size(record)
-        if check_masks and not pd.isna(record.get("mask_path")):
-            mask = load_mask(record)
-            if not np.array_equal(mask, rle_decode(record["rle_mask"], IMAGE_SHAPE, order="F")):
-                raise ValueError(
-                    f"train.csv line {record['csv_line']} (id {record['id']!r}): the RLE disagrees "
-                    f"with the mask {record['mask_path']} (train.csv is column-major)"
-                )
+        elif not np.array_equal(load_mask(record), rle_decode(record["rle_mask"], IMAGE_SHAPE, order="F")):
+            raise ValueError(f"train.csv line {record['csv_line']} (id {record['id']!r}): the RLE disagrees "
+                             f"with the mask {record['mask_path']} (train.csv is column-major)")
     return constant
 
 
@@ -217,4 +218,4 @@ def read_salt(data_dir: str | Path, check_masks: bool = True) -> SaltData:
         train["z"] = test["z"] = np.nan
     train["constant"] = _scan_images(train, check_masks, "read salt train")
     test["constant"] = _scan_images(test, False, "read salt test")
-    return SaltData(train=train, test=test)
+    return SaltData(root=root, train=train, test=test)

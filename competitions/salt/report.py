@@ -22,9 +22,9 @@ from common.report.gallery import GalleryItem
 from common.report.gallery_cli import gallery_report_main
 from common.report.oof_gallery import worst_binary_items
 from common.report.run_files import saved_experiment
+from competitions.salt.competition import SALT
 from competitions.salt.config import load_experiment
 from competitions.salt.data import load_image
-from competitions.salt.inputs import load_data, out_of_fold
 
 
 def gallery_items(run_dir: str | Path, k: int = 12) -> list[GalleryItem]:
@@ -32,7 +32,7 @@ def gallery_items(run_dir: str | Path, k: int = 12) -> list[GalleryItem]:
     The experiment is the one the run saved (:func:`common.report.run_files.saved_experiment`)."""
     cfg = saved_experiment(run_dir, load_experiment)
     post = threshold_area_post(RunFolder.of(cfg).read_post())
-    return worst_binary_items(out_of_fold(cfg, load_data(cfg)), k, lambda prob: postprocess(plane(prob), post),
+    return worst_binary_items(SALT.out_of_fold(cfg, SALT.load_data(cfg)), k, lambda prob: postprocess(plane(prob), post),
                               tgs_iou_precision, lambda row: load_image(row["image_path"]), _note)
 
 

@@ -53,21 +53,20 @@ def _carvana_data(tmp: Path) -> list[str]:
 
 
 def _dsb_data(tmp: Path) -> list[str]:
-    from tests.competitions.dsb2018.conftest import SAMPLE, TINY_IDS, write_crop
+    from tests.competitions.dsb2018.tiny_data import TINY_IDS, write_tiny_stage1
 
-    for image_id in TINY_IDS:
-        write_crop(SAMPLE / image_id, tmp / "stage1_train" / image_id)
+    write_tiny_stage1(tmp / "stage1_train")
     for image_id in TINY_IDS[:2]:  # a test folder: images without masks
         shutil.copytree(tmp / "stage1_train" / image_id / "images", tmp / "stage1_test" / image_id / "images")
     return [f"source.root={tmp / 'stage1_train'}", f"source.test_root={tmp / 'stage1_test'}"]
 
 
 def _dsb_experiment(overrides: list[str]) -> object:
-    """The DSB tests' tiny experiment (``tests/competitions/dsb2018/conftest.py``); ``overrides`` name
+    """The DSB tests' tiny experiment (``tests/competitions/dsb2018/tiny_data.py``); ``overrides`` name
     the run and data folders."""
-    from tests.competitions.dsb2018.conftest import _tiny_experiment
+    from tests.competitions.dsb2018.tiny_data import tiny_experiment
 
-    return _tiny_experiment(Path("set-below"), Path("set-below"), *overrides)
+    return tiny_experiment(Path("set-below"), Path("set-below"), *overrides)
 
 
 CASES = {
@@ -115,11 +114,12 @@ CASES = {
 
 
 def _finished_work(run: Path) -> dict[str, int]:
-    """Modification times of the finished folds' ``done.json`` and of the per-fold map stores' indexes
-    (the fold mean ``maps/test`` is rebuilt by every predict)."""
+    """Modification times of the finished folds' ``done.json`` and of every map store's index, the
+    fold mean ``maps/test`` included (it is remade only when a fold store changed)."""
     done = sorted(run.glob("fold*/done.json"))
     assert done, f"no fold of {run} finished"
-    return {str(p): p.stat().st_mtime_ns for p in [*done, *run.glob("maps/*_fold*/index.json")]}
+    stores = [*run.glob("maps/*_fold*/index.json"), *run.glob("maps/test/index.json")]
+    return {str(p): p.stat().st_mtime_ns for p in [*done, *stores]}
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -47,14 +47,13 @@ def _save_stacker(cfg, run: Path) -> None:  # noqa: ANN001 - the salt experiment
     """A real (LightGBM) empty-image stacker fitted on random maps, marked as paying off."""
     from common.stack import GBMConfig, cross_validate, save_stacker
     from common.stack.empty_stacker import feature_table
-    from competitions.salt.inputs import load_data
-    from competitions.salt.stack import metadata
+    from competitions.salt.competition import SALT
 
-    train = load_data(cfg).train
+    train = SALT.load_data(cfg).train
     rng = np.random.default_rng(0)
     ids = list(train["id"])
     maps = {i: rng.random((1, 101, 101), dtype=np.float32) for i in ids}
-    X = feature_table(ids, maps, metadata(train))
+    X = feature_table(ids, maps, SALT.metadata(train))
     y = np.arange(len(ids)) % 2
     gbm = GBMConfig(n_estimators=5, early_stopping_rounds=None, params={"min_data_in_leaf": 1, "verbose": -1})
     stacker = cross_validate(X, y, train["fold"].to_numpy(), gbm, progress=False).stacker
@@ -71,13 +70,12 @@ def salt_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from common.config import save_config
     from common.models import build_model
     from common.models.checkpoint import save_checkpoint
+    from competitions.salt.competition import SALT
     from competitions.salt.config import load_experiment
-    from competitions.salt.inputs import data_root, load_data
 
     run = tmp_path_factory.mktemp("kernels") / "run"
     cfg = load_experiment(str(REPO / "competitions/salt/configs/demo.yaml"), [f"run.out={run}", *TINY])
-    data_root(cfg)
-    load_data(cfg)  # writes folds.csv
+    SALT.load_data(cfg)  # synthesizes the data, writes folds.csv
     for fold in (0, 1):
         folder = run / f"fold{fold}"
         listing = []

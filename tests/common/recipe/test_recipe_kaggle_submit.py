@@ -1,13 +1,13 @@
 """The printed ``kaggle competitions submit`` line: exact form, shell quoting, bad input, and one slug
-per competition agreeing with the kernel builder's."""
+per competition, declared by its competition object, which the kernel builder also reads."""
 
 from __future__ import annotations
 
-import importlib
 import shlex
 
 import pytest
 
+from common.recipe.competition import competition_of
 from common.recipe.kaggle import print_submit_command, submit_command
 from kernels.targets import TARGETS
 
@@ -36,6 +36,7 @@ def test_bad_slug_or_empty_message_is_an_error(slug, message, error):
 
 
 @pytest.mark.parametrize("competition", sorted(TARGETS))
-def test_every_submit_stage_uses_its_competitions_slug(competition):
-    submit = importlib.import_module(f"competitions.{competition}.submit")
-    assert submit.KAGGLE_SLUG == TARGETS[competition].kaggle_slug
+def test_every_competition_has_the_slug_its_kernel_and_submit_line_use(competition):
+    slug = competition_of(f"competitions.{competition}").kaggle_slug
+    assert slug and TARGETS[competition].kaggle_slug == slug
+    submit_command(slug, "sub.csv", "m")  # a well-formed slug

@@ -19,15 +19,15 @@ from common.metrics import dice, dice_scores, dsb_scores, tgs_scores
 from common.post.instances import instances_from_maps
 from common.post.search import per_image_scores
 from common.train import fit
+from common.train.instance_metric import TRUTH_RECOVERY as _TRUTH_RECOVERY
+from common.train.instance_metric import target_instances_ap as dsb_metric
 from common.train.val_metric import BinarizedMean, TripletSearch, ValidationMetric
 from common.train.validation import evaluate
-from competitions.carvana.inputs import validation_metric as carvana_metric
+from competitions.carvana.competition import CARVANA
 from competitions.dsb2018.config import load_experiment as load_dsb
-from competitions.dsb2018.inputs import _TRUTH_RECOVERY
-from competitions.dsb2018.inputs import validation_metric as dsb_metric
+from competitions.pneumothorax.competition import SIIM
 from competitions.pneumothorax.config import load_experiment as load_siim
-from competitions.pneumothorax.inputs import validation_metric as siim_metric
-from competitions.salt.inputs import validation_metric as salt_metric
+from competitions.salt.competition import SALT
 from tests.common.train.test_train_ddp import _torchrun
 from tests.common.train.train_toys import toy_config
 from tests.common.train.val_ddp_worker import val_case
@@ -84,12 +84,12 @@ def _cases() -> dict[str, tuple[ValidationMetric, Lists, np.ndarray]]:
     siim_recipe = load_siim(str(ROOT / "competitions/pneumothorax/configs/resnet34_unet.yaml"))
     instance = load_dsb(str(ROOT / "competitions/dsb2018/configs/demo.yaml")).post.instance
     cases: dict[str, tuple[ValidationMetric, Lists, np.ndarray]] = {
-        "salt": (salt_metric(), _old_salt, blob_truths(10, 101, 101, seed=1)),
-        "carvana": (carvana_metric(), _old_carvana, blob_truths(7, 80, 120, seed=2)),
+        "salt": (SALT.validation_metric(None), _old_salt, blob_truths(10, 101, 101, seed=1)),
+        "carvana": (CARVANA.validation_metric(None), _old_carvana, blob_truths(7, 80, 120, seed=2)),
         "dsb2018": (dsb_metric(instance), _old_dsb(instance), _dsb_truths(6, 64)),
     }
     for name, cfg in (("siim_demo", siim_demo), ("siim_recipe", siim_recipe)):
-        metric = siim_metric(cfg, 128)
+        metric = SIIM.triplet_metric(cfg, 128)
         assert isinstance(metric, TripletSearch)
         cases[name] = (metric, _old_triplet(metric.tops, metric.areas, metric.bottoms), blob_truths(11, 128, 128, 3))
     return cases

@@ -16,11 +16,11 @@ from PIL import Image
 
 from common.infer.store import MapStore
 from common.io.rle import rle_encode
-from competitions.carvana import ensemble, inputs, pipeline, postprocess, predict, submit, synth
+from common.recipe.hull_stages import stacker_thresholds
+from competitions.carvana import competition, ensemble, pipeline, postprocess, predict, submit, synth
+from competitions.carvana.competition import CARVANA, model_shape, train_source, truth_mask
 from competitions.carvana.config import CarvanaExperiment, load_experiment
 from competitions.carvana.data import IMAGE_SHAPE, load_mask
-from competitions.carvana.inputs import load_data, model_shape, train_source, truth_mask
-from competitions.carvana.stack import stacker_thresholds
 
 DEMO = Path(__file__).parents[3] / "competitions" / "carvana" / "configs" / "demo.yaml"
 TINY = [
@@ -48,9 +48,9 @@ READS: list[str] = []  # data folders read by the module's pipeline run (in this
 @pytest.fixture(scope="module")
 def finished(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> CarvanaExperiment:
     cfg = _tiny(tmp_path_factory.mktemp("run"), data_dir)
-    read = inputs.read_carvana
+    read = competition.read_carvana
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(inputs, "read_carvana", lambda root, **kw: READS.append(str(root)) or read(root, **kw))
+        patch.setattr(competition, "read_carvana", lambda root, **kw: READS.append(str(root)) or read(root, **kw))
         pipeline.run(cfg)
     return cfg
 
@@ -92,9 +92,9 @@ def test_submission_is_gzipped_row_major_and_scored(finished: CarvanaExperiment,
     assert list(table.columns) == ["img", "rle_mask"] and sorted(table["img"]) == sorted(sample["img"])
     post = json.loads((Path(finished.run.out) / "post" / "post.json").read_text())
     image_id = table["img"][0][: -len(".jpg")]
-    test = load_data(finished).test.set_index("id", drop=False)
+    test = CARVANA.load_data(finished).test.set_index("id", drop=False)
     maps = MapStore(Path(finished.run.out) / "maps" / "test")
-    per_image = stacker_thresholds(finished, list(test["id"]), maps, test["view"].to_dict())
+    per_image = stacker_thresholds(CARVANA, finished, list(test["id"]), maps, test)
     threshold = per_image[image_id] if per_image is not None else post["threshold"]  # as submit picks it
     expected = maps[image_id][0] > threshold
     if not post["hull_min_area"]:
@@ -115,13 +115,13 @@ def test_stages_run_from_the_command_line_and_predict_resumes(
 
 
 def test_stacker_thresholds_only_when_enabled_and_paying(finished: CarvanaExperiment) -> None:
-    test = load_data(finished).test.set_index("id", drop=False)
+    test = CARVANA.load_data(finished).test.set_index("id", drop=False)
     maps = MapStore(Path(finished.run.out) / "maps" / "test")
     stack_json = json.loads((Path(finished.run.out) / "stack" / "stack.json").read_text())
-    picked = stacker_thresholds(finished, list(test["id"]), maps, test["view"].to_dict())
+    picked = stacker_thresholds(CARVANA, finished, list(test["id"]), maps, test)
     assert (picked is not None) == stack_json["used"]
     off = _tiny(Path(finished.run.out), Path(str(finished.source.root)), "stack.enabled=false")
-    assert stacker_thresholds(off, list(test["id"]), maps, test["view"].to_dict()) is None
+    assert stacker_thresholds(CARVANA, off, list(test["id"]), maps, test) is None
 
 
 def test_ensemble_of_a_run_with_itself_keeps_its_maps(finished: CarvanaExperiment, tmp_path: Path) -> None:
@@ -138,7 +138,7 @@ def test_ensemble_of_a_run_with_itself_keeps_its_maps(finished: CarvanaExperimen
 
 def test_training_records_at_the_model_scale(data_dir: Path, tmp_path: Path) -> None:
     cfg = _tiny(tmp_path, data_dir)
-    table = load_data(cfg).train
+    table = CARVANA.load_data(cfg).train
     assert table.groupby("car")["fold"].nunique().max() == 1  # all views of a car in one fold
     small = train_source(cfg, table.iloc[:2])[table["id"][0]]
     assert small["image"].shape == (*model_shape(0.0625), 3) and small["mask"].shape == (80, 120)
@@ -148,6 +148,24 @@ def test_training_records_at_the_model_scale(data_dir: Path, tmp_path: Path) -> 
     assert np.array_equal(truth_mask(table.iloc[0]), load_mask(table.iloc[0]))  # CSV == GIF
 
 
+def test_training_records_are_read_once_and_let_go_after_the_last_fold(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = _tiny(tmp_path, data_dir)
+    data, reads = CARVANA.load_data(cfg), []
+    read = competition.train_source
+    monkeypatch.setattr(competition, "train_source", lambda *args: reads.append(1) or read(*args))
+    first = CARVANA.fold_data(cfg, data, 0)
+    assert CARVANA._source is not None  # fold 1 still trains
+    second = CARVANA.fold_data(cfg, data, 1)
+    assert len(reads) == 1 and CARVANA._source is None
+    assert len(first.val) == len(second.train) == 16 and first.val[0]["image"].shape[-2:] == model_shape(0.0625)
+    (tmp_path / "fold1").mkdir()
+    (tmp_path / "fold1" / "done.json").write_text("{}")
+    CARVANA.fold_data(cfg, data, 0)  # fold 1 is done: nothing trains after fold 0
+    assert len(reads) == 2 and CARVANA._source is None
+
+
 @pytest.fixture
 def broken(data_dir: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(data_dir, tmp_path / "data"))
@@ -155,7 +173,7 @@ def broken(data_dir: Path, tmp_path: Path) -> Path:
 
 def test_column_major_csv_row_stops_the_pipeline_naming_the_line(broken: Path, tmp_path: Path) -> None:
     frame = pd.read_csv(broken / "train_masks.csv")
-    train = load_data(_tiny(tmp_path / "ok", broken)).train.set_index("id")
+    train = CARVANA.load_data(_tiny(tmp_path / "ok", broken)).train.set_index("id")
     truth = truth_mask(train.loc[frame["img"][2][:-4]])
     frame.loc[2, "rle_mask"] = rle_encode(truth, order="F")
     frame.to_csv(broken / "train_masks.csv", index=False)
@@ -168,11 +186,11 @@ def test_wrong_size_gif_and_orphan_mask_stop_the_pipeline_naming_the_file(broken
     gif = sorted((broken / "train_masks").glob("*.gif"))[5]
     shutil.copy(gif, broken / "train_masks" / "0123456789ab_01_mask.gif")
     with pytest.raises(FileNotFoundError, match=r"mask without an image: .*0123456789ab_01_mask\.gif"):
-        load_data(_tiny(tmp_path, broken))
+        CARVANA.load_data(_tiny(tmp_path, broken))
     (broken / "train_masks" / "0123456789ab_01_mask.gif").unlink()
     Image.new("P", (1918, 1279)).save(gif)
     with pytest.raises(ValueError, match=rf"{gif.name}: size is 1918x1279"):
-        load_data(_tiny(tmp_path, broken))
+        CARVANA.load_data(_tiny(tmp_path, broken))
 
 
 def test_missing_maps_name_the_stage_to_run(data_dir: Path, tmp_path: Path) -> None:

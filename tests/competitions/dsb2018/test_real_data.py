@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from competitions.dsb2018 import baseline, evaluate
+from competitions.dsb2018.competition import labelled_records, load_labelled
 from competitions.dsb2018.data import list_images, load_image
 from competitions.dsb2018.groups import KINDS, image_groups, image_kind
-from competitions.dsb2018.inputs import labelled_records, load_labelled
 from competitions.dsb2018.score import score_dsb
 
 SAMPLE = Path(__file__).resolve().parents[3] / "data" / "dsb2018_stage1_sample"
@@ -72,16 +72,6 @@ def test_training_reads_several_folders_in_place(tiny_stage1: Path, tiny_experim
     shutil.copytree(next(first.iterdir()), second / next(first.iterdir()).name)
     with pytest.raises(ValueError, match=r"is in both .*a/stage1_train and .*b/stage1_train"):
         labelled_records([first, second])
-
-
-def test_kind_table_means_and_order() -> None:
-    kinds = {"a": "histology", "b": "small_fluorescent", "c": "small_fluorescent"}
-    table = evaluate.kind_table(kinds, {"model": {"a": 0.2, "b": 0.5, "c": 0.7}, "baseline": {"a": 0.1, "b": 0.3, "c": 0.5}})
-    assert list(table.index) == ["small_fluorescent", "histology", "all"]
-    assert table.loc["small_fluorescent", "model"] == pytest.approx(0.6)
-    assert table.loc["all", "baseline"] == pytest.approx(0.3) and table.loc["all", "images"] == 3
-    with pytest.raises(KeyError, match="no score for image c"):
-        evaluate.kind_table(kinds, {"model": {"a": 0.2, "b": 0.5}})
 
 
 def test_evaluate_scores_a_submission_by_kind(tiny_stage1: Path, tmp_path: Path, capsys) -> None:

@@ -23,17 +23,17 @@ from scipy import ndimage as ndi
 from common.data.instance_targets import make_targets
 from common.infer.store import MapWriter
 from common.io.submission import check_submission_file
-from competitions.dsb2018 import evaluate, inputs, pipeline, postprocess, predict, score, stack, submit
+from competitions.dsb2018 import competition, evaluate, pipeline, postprocess, predict, score, stack, submit
+from competitions.dsb2018.competition import load_labelled
 from competitions.dsb2018.data import SUBMISSION_FORMAT
 from competitions.dsb2018.groups import KINDS
-from competitions.dsb2018.inputs import load_labelled
 from competitions.dsb2018.score import score_dsb
 
 
 def _count_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Count ``load_labelled`` calls wherever a DSB2018 module bound it."""
     calls: list[str] = []
-    original = inputs.load_labelled
+    original = competition.load_labelled
 
     def counted(*args, **kwargs):
         calls.append("load_labelled")

@@ -11,16 +11,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from common.io.rle import siim_rle_decode
 from common.io.scoring import score_binary
-from common.models import build_model, save_checkpoint
+from common.recipe.triplet_post import scaled_areas
 from common.stack import load_stacker, save_stacker
-from competitions.pneumothorax import inputs, pipeline, postprocess, predict, prepare, stack, submit, train
+from competitions.pneumothorax import pipeline, postprocess, predict, prepare, stack, submit, train
+from competitions.pneumothorax.competition import SIIM, load_tables
 from competitions.pneumothorax.config import PneumothoraxExperiment, load_experiment
 from competitions.pneumothorax.data import SUBMISSION_FORMAT
-from competitions.pneumothorax.inputs import load_tables, scaled_areas, validation_metric
 
 CONFIGS = Path(__file__).resolve().parents[3] / "competitions" / "pneumothorax" / "configs"
 DEMO = CONFIGS / "demo.yaml"
@@ -72,13 +71,13 @@ def test_a_pipeline_run_loads_the_data_once(tiny_run: tuple, tmp_path: Path, mon
     cfg, cv = tiny_run
     copy = Path(shutil.copytree(cfg.run.out, tmp_path / "run", ignore=shutil.ignore_patterns("maps", "post", "stack")))
     calls = []
-    original = inputs.load_tables
+    original = load_tables
 
     def counted(*args: object, **kwargs: object) -> object:
         calls.append(args[1:])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(inputs, "load_tables", counted)
+    monkeypatch.setattr("competitions.pneumothorax.competition.load_tables", counted)
     assert pipeline.run(tiny(copy)) == cv
     assert calls == [(64,)]
 
@@ -88,7 +87,7 @@ def test_stage_outputs_are_consistent(tiny_run: tuple) -> None:
     out = Path(cfg.run.out)
     post = json.loads((out / "post" / "post.json").read_text())
     assert post["size"] == 64 and post["min_area"] in cfg.post.min_areas
-    assert post["min_area_px"] == scaled_areas([post["min_area"]], 64)[0]
+    assert post["min_area_px"] == scaled_areas([post["min_area"]], 64, 1024)[0]
     search = pd.read_csv(out / "post" / "search.csv")
     assert len(search) == len(cfg.post.top_thresholds) * len(cfg.post.min_areas) * len(cfg.post.bottom_thresholds)
     assert search["score"].max() == pytest.approx(post["oof_dice"])
@@ -125,10 +124,10 @@ def test_the_stacker_decides_at_submission_when_used(tiny_run: tuple, tmp_path: 
     assert set(pd.read_csv(result["path"])["EncodedPixels"].astype(str)) == {"-1"}
 
 
-def test_full_size_mask_upsamples_to_1024() -> None:
+def test_submission_mask_upsamples_to_1024() -> None:
     prob = np.zeros((1, 64, 64), np.float32)
     prob[0, 10:20, 30:40] = 0.9
-    mask = submit.full_size_mask(prob, 0.5)
+    mask = SIIM.submission_mask(prob, 0.5)
     assert mask.shape == (1024, 1024) and mask.dtype == np.uint8
     assert mask[15 * 16, 35 * 16] == 1 and mask[0, 0] == 0
     assert abs(int(mask.sum()) - 100 * 256) < 0.2 * 100 * 256
@@ -154,21 +153,6 @@ def _store(path: Path) -> dict:
     return {k: store[k] for k in store}
 
 
-def test_phase_two_builder_loads_phase_one_weights(tmp_path: Path) -> None:
-    cfg = tiny(tmp_path)
-    model = build_model(cfg.model)
-    path = save_checkpoint(tmp_path / "best.pt", model)
-    built = train._starting_from(Path(path))(cfg.model)
-    for a, b in zip(model.state_dict().values(), built.state_dict().values(), strict=True):
-        assert torch.equal(a, b)
-    assert built.encoder_init == f"file:{tmp_path.name}/best.pt"
-    # a recipe asks for imagenet: phase two builds without it (no fetch, no download) and loads phase one
-    recipe_model = cfg.model.__class__(**{**vars(cfg.model), "encoder_weights": "imagenet"})
-    assert train._starting_from(Path(path))(recipe_model).encoder_init == f"file:{tmp_path.name}/best.pt"
-    with pytest.raises(FileNotFoundError, match="first phase"):
-        train._starting_from(tmp_path / "missing.pt")(cfg.model)
-
-
 def test_missing_data_folder_is_named(tmp_path: Path) -> None:
     cfg = tiny(tmp_path, f"source.root={tmp_path / 'nowhere'}")
     with pytest.raises(FileNotFoundError, match="nowhere"):
@@ -186,7 +170,7 @@ def test_later_stages_before_earlier_ones_name_the_stage_to_run(tiny_run: tuple,
 
 def test_validation_metric_rewards_detection_and_ignores_faint_noise() -> None:
     cfg = load_experiment(str(DEMO))
-    metric = validation_metric(cfg, 64)
+    metric = SIIM.triplet_metric(cfg, 64)
     truths = [np.zeros((1, 64, 64), np.uint8) for _ in range(4)]
     truths[0][0, 10:30, 5:12] = 1
     perfect = [t.astype(np.float32) for t in truths]
@@ -195,11 +179,6 @@ def test_validation_metric_rewards_detection_and_ignores_faint_noise() -> None:
     assert metric(faint, truths) == pytest.approx(1.0)
     missed = [np.zeros((1, 64, 64), np.float32) for _ in truths]
     assert metric(missed, truths) == pytest.approx(0.75)
-
-
-def test_scaled_areas_are_full_resolution_pixels() -> None:
-    assert scaled_areas([0, 1024, 4096], 256) == [0, 64, 256]
-    assert scaled_areas([2000], 1024) == [2000]
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)

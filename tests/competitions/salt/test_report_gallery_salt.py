@@ -14,8 +14,8 @@ from common.infer.store import MapWriter, open_maps
 from common.metrics import tgs_scores
 from common.recipe.data_root import data_root
 from common.recipe.run_folder import RunFolder
+from competitions.salt.competition import SALT
 from competitions.salt.config import load_experiment
-from competitions.salt.inputs import load_data
 from competitions.salt.report import gallery_items
 from competitions.salt.synth import write_dataset
 
@@ -23,7 +23,7 @@ from competitions.salt.synth import write_dataset
 def _fake_run(run: Path) -> None:
     data_root(None, RunFolder(run), lambda root: write_dataset(root, n_train=12, n_test=2, seed=0))
     cfg = load_experiment("competitions/salt/configs/demo.yaml", [f"run.out={run}", "data.n_folds=2"])
-    train = load_data(cfg).train
+    train = SALT.load_data(cfg).train
     rng = np.random.default_rng(0)
     for k in (0, 1):
         with MapWriter(run / "maps" / f"oof_fold{k}") as writer:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from common.io.submission import check_submission_file
-from competitions.salt import inputs, pipeline
+from competitions.salt import competition, pipeline
 from competitions.salt.config import load_experiment
 from competitions.salt.data import SUBMISSION_FORMAT, read_salt
 
@@ -26,7 +26,7 @@ TINY = [
 
 def test_every_stage_on_tiny_data(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     reads = []  # every stage gets the data the pipeline read once (fold workers are other processes)
-    monkeypatch.setattr(inputs, "read_salt", lambda *a, **k: reads.append(a) or read_salt(*a, **k))
+    monkeypatch.setattr(competition, "read_salt", lambda *a, **k: reads.append(a) or read_salt(*a, **k))
     cfg = load_experiment("competitions/salt/configs/demo.yaml", [f"run.out={tmp_path / 'run'}", *TINY])
     cv = pipeline.run(cfg)
     assert len(reads) == 1
@@ -41,7 +41,9 @@ def test_every_stage_on_tiny_data(tmp_path: Path, capsys, monkeypatch: pytest.Mo
     assert summary["cv_score"] == cv == (stacked["oof_score_with_stacker"] if stacked["used"] else post["oof_score"])
     assert (summary["competition"], summary["oof_post"], summary["oof_stack"]) == ("salt", post["oof_score"],
                                                                                   stacked["oof_score_with_stacker"])
-    assert summary["details"] == {"oof_threshold_0.5": post["oof_score_threshold_0.5"]}
+    assert summary["details"]["oof_threshold_0.5"] == post["oof_score_threshold_0.5"]
+    assert set(summary["details"]) == {"oof_threshold_0.5", "test_score"}
+    assert f"test_score={summary['details']['test_score']:.4f}" in out
     # the all-empty anchor scores 1 on every image without salt and 0 elsewhere
     empty = (pd.read_csv(run / "data" / "train.csv", dtype=str, keep_default_na=False)["rle_mask"] == "").mean()
     assert summary["baseline_name"] == "all empty" and summary["baseline_score"] == pytest.approx(empty)

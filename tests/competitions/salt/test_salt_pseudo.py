@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from competitions.salt import pipeline, pseudo, train
+from competitions.salt.competition import SALT
 from competitions.salt.config import load_experiment
-from competitions.salt.inputs import fold_data, load_data, pseudo_table
 from tests.competitions.salt.test_salt_pipeline import TINY
 
 DEMO = "competitions/salt/configs/demo.yaml"
@@ -32,7 +33,7 @@ def _labels(first_round: Path, capsys, *overrides: str) -> pd.DataFrame:
 def test_confident_images_keep_their_submitted_masks(first_round: Path, capsys) -> None:
     labels = _labels(first_round, capsys, "pseudo.min_share=0.0")
     out = capsys.readouterr().out
-    test = load_data(load_experiment(DEMO, [f"run.out={first_round}", *TINY])).test
+    test = SALT.load_data(load_experiment(DEMO, [f"run.out={first_round}", *TINY])).test
     varying = set(test.loc[~test["constant"], "id"])
     assert set(labels["id"]) == varying  # min_share 0 keeps every non-constant image
     assert list(labels["confident_share"]) == sorted(labels["confident_share"], reverse=True)
@@ -54,10 +55,9 @@ def test_second_round_trains_on_pseudo_labels_and_validates_on_real_ones(first_r
     overrides = [f"run.out={round2}", f"source.root={first_round / 'data'}", f"source.pseudo_labels={labels_path}",
                  *TINY, "run.folds=[0]", "run.fold_workers=1"]
     cfg = load_experiment(DEMO, overrides)
-    data = load_data(cfg)
-    extra = pseudo_table(cfg, data.test)
-    assert list(extra["id"]) == list(pd.read_csv(labels_path, dtype={"id": str})["id"])
-    plain, with_pseudo = fold_data(cfg, data.train, 0), fold_data(cfg, data.train, 0, extra)
+    data = SALT.load_data(cfg)
+    assert list(data.pseudo["id"]) == list(pd.read_csv(labels_path, dtype={"id": str})["id"])
+    plain, with_pseudo = SALT.fold_data(cfg, replace(data, pseudo=None), 0), SALT.fold_data(cfg, data, 0)
     assert len(with_pseudo.train) == len(plain.train) + 3
     assert len(with_pseudo.val) == len(plain.val)
     assert with_pseudo.train[len(plain.train)]["mask"].shape == plain.train[0]["mask"].shape
@@ -72,12 +72,11 @@ def test_second_round_trains_on_pseudo_labels_and_validates_on_real_ones(first_r
 )
 def test_bad_pseudo_labels_name_the_file_and_line(first_round: Path, tmp_path: Path, row, message) -> None:
     cfg = load_experiment(DEMO, [f"run.out={first_round}", *TINY])
-    test = load_data(cfg).test
-    first = test["id"].iloc[0]
+    first = SALT.load_data(cfg).test["id"].iloc[0]
     bad = tmp_path / "labels.csv"
     bad.write_text("id,rle_mask\n" + row.format(id=first))
     message = message.format(id=first)
     cfg = load_experiment(DEMO, [f"run.out={first_round}", *TINY, f"source.pseudo_labels={bad}"])
     with pytest.raises(ValueError, match=re.escape(message)) as err:
-        pseudo_table(cfg, test)
+        SALT.load_data(cfg)  # every stage reads the pseudo labels with the data, before any fold trains
     assert str(bad) in str(err.value)

@@ -1,11 +1,11 @@
-"""DSB2018 input preprocessing: one gray, dark-background appearance for every modality."""
+"""Input preprocessing: one gray, dark-background appearance for every microscopy modality."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from competitions.dsb2018.preprocess import Preprocessed, gray_dark_background, preprocess_image
+from common.data.preprocess import Preprocessed, gray_dark_background, preprocess_image
 
 
 def test_gray_dark_background_preprocessing() -> None:

@@ -1,10 +1,10 @@
-"""Input preprocessing for DSB2018's mixed modalities, applied before augmentation.
+"""Input preprocessing for mixed microscopy modalities, applied before augmentation.
 
 ``gray_dark_background`` turns every image into what fluorescence looks like: one gray level
-(the channel mean, repeated over three channels) with bright nuclei on a dark background, by
+(the channel mean, repeated over three channels) with bright objects on a dark background, by
 inverting images whose background is bright (brightfield, stained histology). A network then
 learns one appearance instead of three, which matters most when training is short.
-``none`` leaves the RGB image as it is.
+``none`` leaves the RGB image as it is. Images are HxWx3 uint8.
 """
 
 from __future__ import annotations
