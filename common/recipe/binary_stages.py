@@ -90,13 +90,11 @@ def pipeline_stage(comp: BinaryCompetition, doc: str | None) -> Stage:
     def run(cfg: Any) -> float:
         pipe = PipelineRun(RunFolder.of(cfg), comp.name, comp.metric)
         data = pipe.stage("data", lambda: comp.load_data(cfg))
-        pipe.stage("train", lambda: train(cfg, data))
-        if not pipe.main_rank():
+        if not pipe.train_and_predict(lambda: train(cfg, data), lambda: predict(cfg, data)):
             return float("nan")
-        pipe.stage("predict", lambda: predict(cfg, data))
-        post = pipe.stage("postprocess", lambda: post_run(cfg, data))
-        stacked = pipe.stage("stack", lambda: stack_run(cfg, data)) if cfg.stack.enabled else None
-        _, test_score = pipe.stage("submit", lambda: submit_run(cfg, data))
+        post, stacked, (_, test_score) = pipe.post_stack_submit(
+            lambda: post_run(cfg, data), (lambda: stack_run(cfg, data)) if cfg.stack.enabled else None,
+            lambda: submit_run(cfg, data))
         details = {"oof_threshold_0.5": post["oof_score_threshold_0.5"]}
         if test_score is not None:
             details["test_score"] = test_score

@@ -163,14 +163,11 @@ def pipeline_stage(comp: HullCompetition, doc: str | None) -> Stage:
         members = cfg.ensemble.members
         if members:
             pipe.stage("ensemble", lambda: ensemble(cfg, data))
-        else:
-            pipe.stage("train", lambda: train(cfg, data))
-            if not pipe.main_rank():
-                return float("nan")
-            pipe.stage("predict", lambda: predict(cfg, data))
-        post = pipe.stage("postprocess", lambda: post_run(cfg, data))
-        stacked = pipe.stage("stack", lambda: stack_run(cfg, data)) if cfg.stack.enabled else None
-        _, test_dice = pipe.stage("submit", lambda: submit_run(cfg, data))
+        elif not pipe.train_and_predict(lambda: train(cfg, data), lambda: predict(cfg, data)):
+            return float("nan")
+        post, stacked, (_, test_dice) = pipe.post_stack_submit(
+            lambda: post_run(cfg, data), (lambda: stack_run(cfg, data)) if cfg.stack.enabled else None,
+            lambda: submit_run(cfg, data))
         details = {"oof_threshold_0.5": post["oof_dice_threshold_0.5"], "oof_threshold": post["oof_dice_threshold"],
                    **{key: post[key] for key in ("threshold", "hull_min_area", "hull_gain")}}
         if test_dice is not None:

@@ -46,6 +46,24 @@ class PipelineRun:
         with self.timer.stage(name):
             return action()
 
+    def train_and_predict(self, train: Callable[[], Any], predict: Callable[[], Any]) -> bool:
+        """The ``train`` stage, then ``predict`` on the main rank only; False on the other ranks,
+        whose pipeline ends there (under ``torchrun`` they only help training)."""
+        self.stage("train", train)
+        if not self.main_rank():
+            return False
+        self.stage("predict", predict)
+        return True
+
+    def post_stack_submit(
+        self, postprocess: Callable[[], T], stack: Callable[[], Any] | None, submit: Callable[[], Any]
+    ) -> tuple[T, Any, Any]:
+        """The ``postprocess``, ``stack`` (None: the stage is disabled) and ``submit`` stages; returns
+        their three results (None for a disabled stack)."""
+        post = self.stage("postprocess", postprocess)
+        stacked = None if stack is None else self.stage("stack", stack)
+        return post, stacked, self.stage("submit", submit)
+
     def finish(
         self,
         oof_post: float,

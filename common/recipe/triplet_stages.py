@@ -136,13 +136,11 @@ def pipeline_stage(comp: TripletCompetition, doc: str | None,
     def run(cfg: Any) -> float:
         pipe, m = PipelineRun(RunFolder.of(cfg), comp.name, comp.metric), comp.scores
         data = comp.pipeline_data(pipe, cfg)
-        pipe.stage("train", lambda: train(cfg, data))
-        if not pipe.main_rank():
+        if not pipe.train_and_predict(lambda: train(cfg, data), lambda: predict(cfg, data)):
             return float("nan")
-        pipe.stage("predict", lambda: predict(cfg, data))
-        post = pipe.stage("postprocess", lambda: post_run(cfg, data))
-        stacked = pipe.stage("stack", lambda: stack_run(cfg, data)) if cfg.stack.enabled else None
-        submitted = pipe.stage("submit", lambda: submit_run(cfg, data))
+        post, stacked, submitted = pipe.post_stack_submit(
+            lambda: post_run(cfg, data), (lambda: stack_run(cfg, data)) if cfg.stack.enabled else None,
+            lambda: submit_run(cfg, data))
         details = {"size": post["size"], "oof_threshold_0.5": post[f"oof_{m}_threshold_0.5"],
                    "triplet": {k: post[k] for k in ("top_threshold", "min_area", "bottom_threshold")}}
         if stacked is not None:

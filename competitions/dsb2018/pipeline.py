@@ -36,13 +36,11 @@ def oof_kinds(cfg: DsbExperiment, data: LabelledImages) -> tuple[pd.DataFrame, f
 def run(cfg: DsbExperiment) -> float:
     pipe = PipelineRun(RunFolder.of(cfg), DSB.name, DSB.metric)
     data = pipe.stage("data", lambda: DSB.load_data(cfg))
-    pipe.stage("train", lambda: train.run(cfg, data))
-    if not pipe.main_rank():  # under torchrun the other ranks only help training
+    if not pipe.train_and_predict(lambda: train.run(cfg, data), lambda: predict.run(cfg, data)):
         return float("nan")
-    pipe.stage("predict", lambda: predict.run(cfg, data))
-    post = pipe.stage("postprocess", lambda: postprocess.run(cfg, data))
-    stacked = pipe.stage("stack", lambda: stack.run(cfg, data)) if cfg.stack.enabled else None
-    submitted = pipe.stage("submit", lambda: submit.run(cfg, data))
+    post, stacked, submitted = pipe.post_stack_submit(
+        lambda: postprocess.run(cfg, data), (lambda: stack.run(cfg, data)) if cfg.stack.enabled else None,
+        lambda: submit.run(cfg, data))
     kinds, baseline = oof_kinds(cfg, data)
     details = {"oof_post_start": post["oof_score_start"], "oof_submission_score": submitted["oof_submission_score"],
                "by_kind": kinds.to_dict(orient="index")}

@@ -77,6 +77,17 @@ def test_pipeline_run_summary_schema(tmp_path, capsys):
     assert unused == 0.5 and json.loads(run.summary_json.read_text())["encoder_init"] is None
 
 
+def test_pipeline_run_stage_groups(tmp_path, monkeypatch):
+    pipe, calls = PipelineRun(RunFolder(tmp_path), "toy", "Dice"), []
+    assert pipe.train_and_predict(lambda: calls.append("train"), lambda: calls.append("predict"))
+    assert pipe.post_stack_submit(lambda: 1, None, lambda: 3) == (1, None, 3)
+    assert pipe.post_stack_submit(lambda: 1, lambda: 2, lambda: 3) == (1, 2, 3)
+    assert list(pipe.timer.seconds) == ["train", "predict", "postprocess", "submit", "stack"]
+    monkeypatch.setenv("RANK", "1")  # a torchrun rank other than 0 trains, then stops
+    assert not pipe.train_and_predict(lambda: calls.append("train"), lambda: calls.append("predict"))
+    assert calls == ["train", "predict", "train"]
+
+
 def test_run_folder_of_an_experiment_names_its_package(tmp_path):
     from competitions.salt.config import load_experiment
 
