@@ -1,6 +1,8 @@
 """The command line every competition's ``report`` module shares:
 ``python -m competitions.<name>.report RUN_DIR [--k 12]`` writes ``RUN_DIR/report.html`` with the
 gallery of the run's ``k`` worst out-of-fold predictions (the competition supplies ``gallery_items``).
+A user error (a missing run folder or stage output) ends as one ``error: ...`` line, exit code 1,
+like every stage (:func:`common.recipe.cli.exit_on_user_error`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from common.recipe.cli import exit_on_user_error
 from common.report.gallery import GalleryItem
 from common.report.html import write_run_report
 
@@ -21,6 +24,12 @@ def gallery_report_main(argv: Sequence[str] | None, title: str, gallery_items: G
     parser.add_argument("run_dir", help="the pipeline's run folder (run.out)")
     parser.add_argument("--k", type=int, default=12, help="gallery size")
     args = parser.parse_args(argv)
-    path = write_run_report(args.run_dir, gallery_items(args.run_dir, args.k), title=f"{title}: {Path(args.run_dir).name}")
-    print(f"wrote {path}")
-    return path
+    written: list[Path] = []
+
+    def write() -> None:
+        items = gallery_items(args.run_dir, args.k)
+        written.append(write_run_report(args.run_dir, items, title=f"{title}: {Path(args.run_dir).name}"))
+
+    exit_on_user_error(write)
+    print(f"wrote {written[0]}")
+    return written[0]
