@@ -32,12 +32,15 @@ class Competition:
     stage modules live there, ``<package>.train`` is what fold workers run), ``name`` (the
     summary's ``competition``), ``metric`` (the leaderboard metric in words),
     ``load_experiment`` (``common.config.experiment_loader(Schema)``) and ``kaggle_slug`` (the
-    competition's id on Kaggle: the submit line and the kernel builder use it; None for none)."""
+    competition's id on Kaggle: the submit line and the kernel builder use it; None for none).
+    ``ignore_changes``: config sections the fold models do not depend on, so changing them does not
+    count as a config change when finished folds are resumed (e.g. a later training phase's)."""
 
     package: str = ""
     name: str = ""
     metric: str = ""
     kaggle_slug: str | None = None
+    ignore_changes: tuple[str, ...] = ()
     load_experiment: Callable[..., Any]
 
     # --- what every competition says -------------------------------------------------------

@@ -34,9 +34,9 @@ def train_stage(comp: Competition, doc: str | None) -> Stage:
     def run(cfg: Any, data: Any = None) -> dict[int, float | None]:
         data = comp.data_for(cfg, data)  # the data and folds.csv exist before any fold worker starts
         folds = comp.folds(cfg)
-        run_fold_workers(f"{comp.package}.train", cfg, folds)
+        run_fold_workers(f"{comp.package}.train", cfg, folds, ignore_changes=comp.ignore_changes)
         return train_folds(folds, cfg.run.out, lambda k: comp.fold_data(cfg, data, k), cfg.model, cfg.train,
-                           comp.validation_metric(cfg), run_config=cfg)
+                           comp.validation_metric(cfg), run_config=cfg, ignore_changes=comp.ignore_changes)
 
     return run, comp.command(doc, run)
 

@@ -99,6 +99,7 @@ class Pneumothorax(TripletCompetition):
     package, name, metric = "competitions.pneumothorax", "pneumothorax", "mean Dice (both empty = 1)"
     load_experiment = staticmethod(load_experiment)
     submission, scores, kaggle_slug = SUBMISSION_FORMAT, "dice", "siim-acr-pneumothorax-segmentation"
+    ignore_changes = ("finetune",)  # phase one does not read it
     full_size, nonempty_column = IMAGE_SIZE, "has_mask"
 
     def load_data(self, cfg: PneumothoraxExperiment) -> SiimData:

@@ -8,23 +8,22 @@ Multi-GPU: ``torchrun --nproc_per_node N -m competitions.pneumothorax.train --co
 
 from __future__ import annotations
 
+from common.recipe.stages import train_stage
 from common.train.finetune import finetune_folds
-from common.train.fold_workers import run_fold_workers
-from common.train.kfold import train_folds
 from competitions.pneumothorax.competition import SIIM, SiimData
 from competitions.pneumothorax.config import PneumothoraxExperiment
+
+first_phase, _ = train_stage(SIIM, None)  # SIIM.ignore_changes: phase one does not read ``finetune``
 
 
 def run(cfg: PneumothoraxExperiment, data: SiimData | None = None) -> dict[str, dict[int, float | None]]:
     """Train every selected fold (both phases); returns ``{phase: {fold: best validation Dice}}``."""
-    data, folds = SIIM.data_for(cfg, data), SIIM.folds(cfg)  # prepared PNGs and folds exist before any worker starts
-    run_fold_workers(f"{SIIM.package}.train", cfg, folds, ignore_changes=["finetune"])  # phase one does not read it
-    results = {"main": train_folds(folds, cfg.run.out, lambda k: SIIM.fold_data(cfg, data, k), cfg.model, cfg.train,
-                                   SIIM.validation_metric(cfg), run_config=cfg, ignore_changes=["finetune"])}
+    data = SIIM.data_for(cfg, data)
+    results = {"main": first_phase(cfg, data)}
     if cfg.finetune is not None:
         tune = cfg.finetune
         results["finetune"] = finetune_folds(
-            folds, cfg.run.out, cfg.final_folder.root,
+            SIIM.folds(cfg), cfg.run.out, cfg.final_folder.root,
             lambda k: SIIM.phase_fold_data(cfg, data, k, tune.size, tune.sampler_args),
             cfg.model, tune.train, SIIM.triplet_metric(cfg, tune.size), run_config=cfg)
     return results

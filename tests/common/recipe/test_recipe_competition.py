@@ -57,11 +57,25 @@ def test_scores_name_the_leaderboard_metric():
 def test_train_stage_runs_the_competitions_train_module_in_fold_workers(tiny, monkeypatch):
     cfg, data = tiny
     calls = {}
-    monkeypatch.setattr(stages, "run_fold_workers", lambda module, experiment, folds: calls.update(module=module))
+    monkeypatch.setattr(stages, "run_fold_workers",
+                        lambda module, experiment, folds, ignore_changes: calls.update(module=module))
     monkeypatch.setattr(stages, "train_folds", lambda folds, out, make_fold, *a, **k: {f: make_fold(f) for f in folds})
     result = shapes_train.run(cfg, data)
     assert calls["module"] == "examples.shapes.train"
     assert sorted(result) == list(range(cfg.data.n_folds))
+
+
+def test_train_stage_passes_the_sections_the_fold_models_ignore(tiny, monkeypatch):
+    cfg, data = tiny
+    seen = []
+
+    class LaterPhase(Shapes):
+        ignore_changes = ("stack",)
+
+    monkeypatch.setattr(stages, "run_fold_workers", lambda *a, ignore_changes: seen.append(ignore_changes))
+    monkeypatch.setattr(stages, "train_folds", lambda *a, ignore_changes, **k: seen.append(ignore_changes) or {})
+    stages.train_stage(LaterPhase(), None)[0](cfg, data)
+    assert seen == [("stack",), ("stack",)]
 
 
 def test_a_competition_that_says_nothing_fails_clearly():
