@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 
 from common.data import SegmentationDataset
 from common.infer.config import PredictConfig
+from common.infer.fold_predict import FoldMaps, predict_folds
 from common.infer.store import MapStore
 from common.infer.tta import TTAConfig
 from common.io.rle import rle_encode
@@ -60,6 +61,12 @@ def write_checkpoints(run_dir: Path) -> None:
             for p in model.parameters():
                 p.mul_(3.0)
         save_checkpoint(fold_dir(run_dir, fold) / "best.pt", model)
+
+
+def predict_toy_folds(run_dir: Path) -> FoldMaps:
+    """Every fold's out-of-fold and test maps in one process, default sharding."""
+    return predict_folds(list(range(len(FOLD_SIZES))), run_dir, model_config(), predict_config(),
+                         val_dataset=fold_dataset, test_dataset=holdout_dataset())
 
 
 def write_submission(test_mean: Path, path: Path) -> None:

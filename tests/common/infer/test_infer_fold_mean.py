@@ -7,21 +7,8 @@ import shutil
 
 import numpy as np
 
-from common.infer.fold_predict import predict_folds
 from common.infer.store import MapStore, MapWriter
-from tests.common.infer.predict_toys import (
-    FOLD_SIZES,
-    fold_dataset,
-    holdout_dataset,
-    model_config,
-    predict_config,
-    write_checkpoints,
-)
-
-
-def _predict(run_dir):
-    return predict_folds(list(range(len(FOLD_SIZES))), run_dir, model_config(), predict_config(),
-                         val_dataset=fold_dataset, test_dataset=holdout_dataset())
+from tests.common.infer.predict_toys import predict_toy_folds, write_checkpoints
 
 
 def _stamp(folder):
@@ -30,12 +17,12 @@ def _stamp(folder):
 
 def test_the_fold_mean_is_reused_then_remade_when_a_fold_store_changes(tmp_path):
     write_checkpoints(tmp_path)
-    maps = _predict(tmp_path)
+    maps = predict_toy_folds(tmp_path)
     mean = maps.test_mean
     first = _stamp(mean)
     assert "made_from.json" in first
 
-    _predict(tmp_path)
+    predict_toy_folds(tmp_path)
     assert _stamp(mean) == first  # nothing changed: the mean was not written again
 
     fold1 = MapStore(maps.test[1])
@@ -44,7 +31,7 @@ def test_the_fold_mean_is_reused_then_remade_when_a_fold_store_changes(tmp_path)
     with MapWriter(maps.test[1], dtype="uint8") as writer:  # fold 1's test maps made again (all zero)
         for map_id, prob in zeros.items():
             writer.add(map_id, prob)
-    _predict(tmp_path)
+    predict_toy_folds(tmp_path)
     assert _stamp(mean) != first
     remade, fold0 = MapStore(mean), MapStore(maps.test[0])
     for map_id in fold0.ids:

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.infer.fold_predict import predict_folds
 from common.infer.new_images import predict_new_images
 from common.infer.store import MapStore
 from tests.common.infer.predict_toys import (
     FOLD_SIZES,
-    fold_dataset,
     holdout_dataset,
     model_config,
     predict_config,
+    predict_toy_folds,
     write_checkpoints,
 )
 
@@ -21,8 +20,7 @@ from tests.common.infer.predict_toys import (
 def test_fold_mean_of_new_images_matches_the_runs_test_maps(tmp_path) -> None:
     write_checkpoints(tmp_path)
     folds = list(range(len(FOLD_SIZES)))
-    run_maps = predict_folds(folds, tmp_path, model_config(), predict_config(), val_dataset=fold_dataset,
-                             test_dataset=holdout_dataset())
+    run_maps = predict_toy_folds(tmp_path)
     out = tmp_path / "elsewhere"
     for _ in range(2):  # the second call overwrites the stores of the first
         mean = predict_new_images(tmp_path, folds, model_config(), predict_config(), holdout_dataset(), out)
