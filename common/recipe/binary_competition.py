@@ -21,7 +21,9 @@ from torch.utils.data import Dataset
 
 from common.io.submission import SubmissionFormat
 from common.recipe.competition import Competition
+from common.recipe.kaggle import print_submit_command
 from common.recipe.oof import OutOfFold, load_oof
+from common.recipe.test_truth import score_on_test_truth
 from common.train.kfold import FoldData
 from common.train.val_metric import BINARY_SCORES, BinarizedMean, ValidationMetric
 
@@ -89,3 +91,13 @@ class BinaryCompetition(Competition):
         oof = self.out_of_fold(cfg, data)
         plain = self.mean_score(oof.truth_list(), [(p > 0.5).astype(np.uint8) for p in oof.prob_list()])
         return {"oof_score_threshold_0.5": plain}
+
+    def submitted(self, cfg: Any, data: Any, path: Path, run_name: str, label: str = "test_score",
+                  digits: int = 4) -> float | None:
+        """After a submission is written: print its Kaggle submit line (when there is a slug), then
+        score it on ``test_solution`` (printed as ``<label>=<value>``); None without a test truth."""
+        if self.kaggle_slug:
+            print_submit_command(self.kaggle_slug, path, run_name)
+        solution = self.test_solution(cfg, data)
+        return None if solution is None else score_on_test_truth(self.submission, solution, path, self.scores,
+                                                                  label, digits)

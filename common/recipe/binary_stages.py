@@ -24,12 +24,10 @@ from common.post.binary import postprocess
 from common.recipe.binary_competition import BinaryCompetition
 from common.recipe.binary_post import search_threshold_area, threshold_area_post
 from common.recipe.empty_stack import emptied_images, stack_empty_images
-from common.recipe.kaggle import print_submit_command
 from common.recipe.oof import plane
 from common.recipe.pipeline_run import PipelineRun
 from common.recipe.run_folder import RunFolder
 from common.recipe.stages import Stage, predict_stage, train_stage
-from common.recipe.test_truth import score_on_test_truth
 
 
 def postprocess_stage(comp: BinaryCompetition, doc: str | None) -> Stage:
@@ -71,10 +69,7 @@ def submit_stage(comp: BinaryCompetition, doc: str | None) -> Stage:
             masks[image_id] = mask
         path = write_submission(comp.submission, masks, folder.submission, expected_ids=ids)
         print(f"wrote {path} ({len(ids)} rows)")
-        if comp.kaggle_slug:
-            print_submit_command(comp.kaggle_slug, path, folder.root.name)
-        solution = comp.test_solution(cfg, data)
-        return path, None if solution is None else score_on_test_truth(comp.submission, solution, path, comp.scores)
+        return path, comp.submitted(cfg, data, path, folder.root.name)
 
     return run, comp.command(doc, run)
 

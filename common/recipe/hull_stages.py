@@ -35,12 +35,10 @@ from common.infer.store import MapStore
 from common.io.submission import write_submission
 from common.recipe.binary_competition import BinaryCompetition
 from common.recipe.hull_post import per_image_dice, post_mask, search_threshold_hull, threshold_scores
-from common.recipe.kaggle import print_submit_command
 from common.recipe.oof import plane
 from common.recipe.pipeline_run import PipelineRun
 from common.recipe.run_folder import RunFolder
 from common.recipe.stages import Stage, predict_stage, train_stage
-from common.recipe.test_truth import score_on_test_truth
 from common.recipe.threshold_stack import stack_thresholds, trained_thresholds
 from common.stack.image_features import map_features
 from common.train.kfold import recorded_encoder_init
@@ -124,11 +122,7 @@ def submit_stage(comp: HullCompetition, doc: str | None) -> Stage:
         path = write_submission(comp.submission, rows, folder.submission.with_name(comp.submission_file),
                                 expected_ids=expected)
         print(f"wrote {path} ({len(rows)} rows)")
-        if comp.kaggle_slug:
-            print_submit_command(comp.kaggle_slug, path, folder.root.name)
-        solution = comp.test_solution(cfg, data)
-        return path, None if solution is None else score_on_test_truth(comp.submission, solution, path, "dice",
-                                                                         "test_dice", 5)
+        return path, comp.submitted(cfg, data, path, folder.root.name, "test_dice", 5)
 
     return run, comp.command(doc, run)
 

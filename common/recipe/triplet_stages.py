@@ -26,12 +26,10 @@ from tqdm import tqdm
 from common.infer.store import MapStore
 from common.io.submission import write_submission
 from common.recipe.binary_competition import BinaryCompetition
-from common.recipe.kaggle import print_submit_command
 from common.recipe.oof import OutOfFold, plane
 from common.recipe.pipeline_run import PipelineRun
 from common.recipe.run_folder import RunFolder
 from common.recipe.stages import Stage, predict_stage, train_stage
-from common.recipe.test_truth import score_on_test_truth
 from common.recipe.triplet_post import search_triplet_post, triplet_metric
 from common.recipe.triplet_stack import nonempty_decisions, stack_triplet
 from common.train.val_metric import ValidationMetric
@@ -110,12 +108,8 @@ def submit_stage(comp: TripletCompetition, doc: str | None) -> Stage:
                 for i in tqdm(ids, desc="encode", unit="img")}
         path = write_submission(comp.submission, rows, folder.submission, expected_ids=ids)
         print(f"wrote {path} ({len(rows)} rows, {int(positive.sum())} non-empty)")
-        if comp.kaggle_slug:
-            print_submit_command(comp.kaggle_slug, path, folder.root.name)
         result: dict[str, Any] = {"path": str(path), "rows": len(rows), "nonempty": int(positive.sum())}
-        solution = comp.test_solution(cfg, data)
-        score = None if solution is None else score_on_test_truth(comp.submission, solution, path, comp.scores,
-                                                                  f"test_{comp.scores}")
+        score = comp.submitted(cfg, data, path, folder.root.name, f"test_{comp.scores}")
         if score is not None:
             result["test_score"] = score
         return result
